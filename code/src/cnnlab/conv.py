@@ -1,0 +1,319 @@
+"""Convolution and pooling written from scratch, and the arithmetic around them.
+
+Deep-learning libraries compute a *cross-correlation* and call it a
+convolution: the kernel is slid over the image without being flipped. The
+functions here follow that convention, so that they agree with
+:func:`torch.nn.functional.conv2d` and :func:`torch.nn.functional.max_pool2d`.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+import torch
+
+IntOrPair = Union[int, tuple[int, int]]
+
+__all__ = [
+    "conv_output_size",
+    "conv2d_loops",
+    "conv2d",
+    "max_pool2d",
+    "conv_layer_params",
+    "linear_layer_params",
+    "sobel_kernel",
+]
+
+
+def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}={value!r} is a {type(value).__name__}: pass a whole number.")
+    if value < minimum:
+        word = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name}={value} must be {word}: use a whole number >= {minimum}.")
+    return int(value)
+
+
+def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError(
+                f"{name}={value!r} has {len(value)} entries: pass one number or a (height, width) pair."
+            )
+        return (_check_positive_int(name, value[0], minimum), _check_positive_int(name, value[1], minimum))
+    size = _check_positive_int(name, value, minimum)
+    return size, size
+
+
+def _as_image(name: str, value: object) -> np.ndarray:
+    """Return ``value`` as a 2-D float64 array, or raise a precise error."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} is a {type(value).__name__}: pass a 2-D numpy array or torch tensor.")
+    if value.ndim != 2:
+        raise ValueError(
+            f"{name} has shape {value.shape} ({value.ndim}-D) but must be 2-D (height, width): "
+            "select one channel of one image, for example image[0, 0]."
+        )
+    if value.dtype == bool or not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
+        raise TypeError(f"{name} has dtype {value.dtype}: pass an array of integers or floats.")
+    return value.astype(np.float64)
+
+
+def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int = 1) -> int:
+    """Spatial size of a convolution's (or pooling's) output along one axis.
+
+    Implements ``O = floor((h + 2p - f) / s) + 1``.
+
+    Parameters
+    ----------
+    size : int
+        Input height or width ``h``.
+    kernel_size : int
+        Kernel height or width ``f``.
+    padding : int, default 0
+        Zeros added on each side ``p``.
+    stride : int, default 1
+        Step between kernel positions ``s``.
+
+    Returns
+    -------
+    int
+        The output size ``O``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a whole number.
+    ValueError
+        If an argument is out of range or the kernel does not fit in the padded input.
+
+    Examples
+    --------
+    >>> conv_output_size(7, kernel_size=3, stride=2)
+    3
+    >>> conv_output_size(28, kernel_size=5)
+    24
+    """
+    size = _check_positive_int("size", size)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    padding = _check_positive_int("padding", padding, minimum=0)
+    stride = _check_positive_int("stride", stride)
+    padded = size + 2 * padding
+    if kernel_size > padded:
+        raise ValueError(
+            f"kernel_size={kernel_size} is larger than the padded input ({padded}): "
+            "use a smaller kernel or more padding."
+        )
+    return (padded - kernel_size) // stride + 1
+
+
+def _prepare(image: object, kernel: object, padding: int, stride: int) -> tuple[np.ndarray, np.ndarray, int]:
+    image = _as_image("image", image)
+    kernel = _as_image("kernel", kernel)
+    padding = _check_positive_int("padding", padding, minimum=0)
+    stride = _check_positive_int("stride", stride)
+    for axis, name in enumerate(("height", "width")):
+        padded = image.shape[axis] + 2 * padding
+        if kernel.shape[axis] > padded:
+            raise ValueError(
+                f"kernel {name} {kernel.shape[axis]} is larger than the padded image {name} ({padded}): "
+                "use a smaller kernel or more padding."
+            )
+    return np.pad(image, padding), kernel, stride
+
+
+def conv2d_loops(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride: int = 1) -> np.ndarray:
+    """2-D convolution written as the double loop it is, for reading.
+
+    Slides ``kernel`` over the zero-padded ``image`` in steps of ``stride`` and,
+    at each position, multiplies the overlapping numbers and adds them up.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or torch.Tensor
+        A 2-D array (height, width) of numbers.
+    kernel : numpy.ndarray or torch.Tensor
+        A 2-D array (kernel height, kernel width).
+    padding : int, default 0
+        Zeros added on each side of the image.
+    stride : int, default 1
+        Step between kernel positions, in both directions.
+
+    Returns
+    -------
+    numpy.ndarray
+        The float64 result, of size ``conv_output_size`` along each axis.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` or ``kernel`` is not a numeric array, or an argument is not a whole number.
+    ValueError
+        If ``image`` or ``kernel`` is not 2-D, or the kernel is larger than the padded image.
+
+    Examples
+    --------
+    >>> image = np.arange(9).reshape(3, 3)
+    >>> conv2d_loops(image, np.ones((2, 2)))
+    array([[ 8., 12.],
+           [20., 24.]])
+    """
+    padded, kernel, stride = _prepare(image, kernel, padding, stride)
+    kh, kw = kernel.shape
+    out_h = (padded.shape[0] - kh) // stride + 1
+    out_w = (padded.shape[1] - kw) // stride + 1
+    result = np.zeros((out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * stride, j * stride
+            patch = padded[top : top + kh, left : left + kw]
+            result[i, j] = np.sum(patch * kernel)
+    return result
+
+
+def conv2d(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride: int = 1) -> np.ndarray:
+    """2-D convolution without Python loops: the same result as :func:`conv2d_loops`.
+
+    Every kernel-sized window of the padded image is viewed at once (no copy)
+    with :func:`numpy.lib.stride_tricks.sliding_window_view`, every ``stride``-th
+    window is kept, and each is multiplied with the kernel and summed.
+
+    Parameters
+    ----------
+    image, kernel, padding, stride
+        As for :func:`conv2d_loops`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The float64 result.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`conv2d_loops`.
+
+    Examples
+    --------
+    >>> conv2d(np.arange(16).reshape(4, 4), np.ones((3, 3)), padding=1, stride=2)
+    array([[10., 24.],
+           [51., 90.]])
+    """
+    padded, kernel, stride = _prepare(image, kernel, padding, stride)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape)[::stride, ::stride]
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def max_pool2d(image: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair | None = None) -> np.ndarray:
+    """2-D max-pooling: the largest number in each window.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or torch.Tensor
+        A 2-D array (height, width).
+    kernel_size : int or (int, int)
+        Window height and width.
+    stride : int or (int, int), optional
+        Step between windows; by default the window size, so windows do not overlap
+        (PyTorch's default too).
+
+    Returns
+    -------
+    numpy.ndarray
+        The float64 result.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not a numeric array or a size is not a whole number.
+    ValueError
+        If ``image`` is not 2-D or the window is larger than the image.
+
+    Examples
+    --------
+    >>> max_pool2d(np.arange(16).reshape(4, 4), kernel_size=2)
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    image = _as_image("image", image)
+    kh, kw = _pair("kernel_size", kernel_size)
+    sh, sw = (kh, kw) if stride is None else _pair("stride", stride)
+    if kh > image.shape[0] or kw > image.shape[1]:
+        raise ValueError(
+            f"kernel_size={(kh, kw)} is larger than the image {image.shape}: use a smaller pooling window."
+        )
+    windows = np.lib.stride_tricks.sliding_window_view(image, (kh, kw))[::sh, ::sw]
+    return windows.max(axis=(2, 3))
+
+
+def conv_layer_params(in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> int:
+    """Number of learnable numbers in a 2-D convolutional layer.
+
+    Each of the ``out_channels`` filters is ``kernel_size x kernel_size x in_channels``
+    weights plus one bias. The count does not depend on the image size: the
+    same filters are used at every position (parameter sharing).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a size is not a positive whole number.
+
+    Examples
+    --------
+    >>> conv_layer_params(in_channels=3, out_channels=2, kernel_size=3)
+    56
+    """
+    in_channels = _check_positive_int("in_channels", in_channels)
+    out_channels = _check_positive_int("out_channels", out_channels)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    return out_channels * (in_channels * kernel_size**2 + int(bias))
+
+
+def linear_layer_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Number of learnable numbers in a fully connected (linear) layer.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a size is not a positive whole number.
+
+    Examples
+    --------
+    >>> linear_layer_params(in_features=784, out_features=10)
+    7850
+    """
+    in_features = _check_positive_int("in_features", in_features)
+    out_features = _check_positive_int("out_features", out_features)
+    return out_features * (in_features + int(bias))
+
+
+def sobel_kernel(direction: str = "x") -> np.ndarray:
+    """The 3x3 Sobel kernel, a hand-made edge detector.
+
+    Parameters
+    ----------
+    direction : {"x", "y"}
+        ``"x"`` responds to intensity changing from left to right (vertical
+        edges), ``"y"`` to changes from top to bottom (horizontal edges).
+
+    Raises
+    ------
+    ValueError
+        If ``direction`` is neither ``"x"`` nor ``"y"``.
+
+    Examples
+    --------
+    >>> sobel_kernel("x")
+    array([[-1,  0,  1],
+           [-2,  0,  2],
+           [-1,  0,  1]])
+    """
+    kernel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    if direction == "x":
+        return kernel
+    if direction == "y":
+        return kernel.T.copy()
+    raise ValueError(f"direction={direction!r} is not a Sobel direction: use 'x' or 'y'.")

@@ -1,0 +1,111 @@
+"""Batches from tensors built once: the seed's DataLoader idiom without per-image work.
+
+torchvision's MNIST turns every digit into a PIL image and back into a tensor
+each time it is read. :func:`dataset_to_tensors` does that conversion once for
+the whole set, with the same arithmetic as ``ToTensor``, and
+:func:`tensor_loader` batches the result with a standard
+:class:`torch.utils.data.DataLoader`, so a training loop written for the
+seed's loader (``for X, y in train_loader``) runs unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torchvision import datasets
+
+__all__ = ["dataset_to_tensors", "tensor_loader"]
+
+
+def dataset_to_tensors(dataset: datasets.MNIST) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images and labels of a torchvision MNIST-style dataset as two tensors.
+
+    Parameters
+    ----------
+    dataset : torchvision.datasets.MNIST
+        Any dataset with a uint8 ``data`` tensor (N, H, W) and a ``targets`` tensor.
+
+    Returns
+    -------
+    X : torch.Tensor
+        float32 images (N, 1, H, W) in [0, 1], equal to ``ToTensor`` applied to each image.
+    y : torch.Tensor
+        int64 labels (N,).
+
+    Raises
+    ------
+    TypeError
+        If ``dataset`` has no uint8 ``data`` tensor of shape (N, H, W).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> fake = SimpleNamespace(data=torch.full((2, 3, 3), 255, dtype=torch.uint8), targets=torch.tensor([4, 7]))
+    >>> X, y = dataset_to_tensors(fake)
+    >>> X.shape, X.max().item(), y.tolist()
+    (torch.Size([2, 1, 3, 3]), 1.0, [4, 7])
+    """
+    data = getattr(dataset, "data", None)
+    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.ndim != 3:
+        found = type(data).__name__ if not isinstance(data, torch.Tensor) else f"{data.dtype} tensor of shape {tuple(data.shape)}"
+        raise TypeError(
+            f"dataset.data is a {found}: pass a torchvision MNIST-style dataset whose data is a uint8 (N, H, W) tensor."
+        )
+    # The same operations as ToTensor on a uint8 image: convert to float32, then divide by 255.
+    X = data.unsqueeze(1).to(torch.get_default_dtype()).div(255)
+    y = torch.as_tensor(dataset.targets, dtype=torch.int64)
+    return X, y
+
+
+def tensor_loader(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader that yields ``(X[batch], y[batch])`` by indexing whole batches at once.
+
+    Parameters
+    ----------
+    X, y : torch.Tensor
+        Inputs and labels with the same first dimension.
+    batch_size : int
+        Examples per batch.
+    shuffle : bool, default False
+        Reshuffle at the start of every pass.
+    seed : int, optional
+        Seed of the shuffling, for repeatable runs.
+    drop_last : bool, default False
+        Drop a last, smaller batch.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+
+    Raises
+    ------
+    ValueError
+        If ``X`` and ``y`` differ in length or ``batch_size`` is not positive.
+
+    Examples
+    --------
+    >>> loader = tensor_loader(torch.zeros(10, 1, 2, 2), torch.arange(10), batch_size=4)
+    >>> [tuple(batch.shape) for batch, _ in loader]
+    [(4, 1, 2, 2), (4, 1, 2, 2), (2, 1, 2, 2)]
+    """
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} examples but y has {len(y)}: pass inputs and labels of the same length.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, for example 8.")
+    dataset = TensorDataset(X, y)
+    if shuffle:
+        generator = torch.Generator()
+        if seed is not None:
+            generator.manual_seed(seed)
+        sampler = RandomSampler(dataset, generator=generator)
+    else:
+        sampler = SequentialSampler(dataset)
+    # batch_size=None: each index the sampler yields is a whole list, fetched in one indexing operation.
+    return DataLoader(dataset, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last))

@@ -1,0 +1,56 @@
+"""Shared fixtures: the repository's paths and one build of the whole book per test run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_chapters() -> list[str]:
+    """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+    for part in toc.get("parts", []):
+        names += [chapter["file"] for chapter in part["chapters"]]
+    return names
+
+
+@dataclass
+class BuiltBook:
+    html: Path
+    executed: Path
+    log: str
+    returncode: int
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> BuiltBook:
+    """Build the book once, exactly as the README says, into a temporary folder."""
+    import time
+
+    out = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
+    jupyter_book = shutil.which("jupyter-book") or "jupyter-book"
+    start = time.perf_counter()
+    process = subprocess.run(
+        [jupyter_book, "build", ".", "-W", "-n", "--keep-going", "--path-output", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    log = process.stdout + process.stderr
+    (out / "build.log").write_text(log)
+    print(f"\nbook built in {seconds:.0f} s", file=sys.stderr)
+    return BuiltBook(out / "_build" / "html", out / "_build" / "jupyter_execute", log, process.returncode, seconds)
