@@ -14,7 +14,9 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 from torchvision import datasets
 
-__all__ = ["dataset_to_tensors", "tensor_loader"]
+from . import data
+
+__all__ = ["dataset_to_tensors", "tensor_loader", "mnist_loaders"]
 
 
 def dataset_to_tensors(dataset: datasets.MNIST) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,3 +111,40 @@ def tensor_loader(
         sampler = SequentialSampler(dataset)
     # batch_size=None: each index the sampler yields is a whole list, fetched in one indexing operation.
     return DataLoader(dataset, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last))
+
+
+def mnist_loaders(
+    batch_size: int = 8,
+    test_batch_size: int = 1000,
+    seed: int = 0,
+    mode: str | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[DataLoader, DataLoader, data.MNISTSource]:
+    """MNIST training and test loaders built from tensors, as the practical chapters use them.
+
+    The training loader reshuffles each pass with a seeded generator; the test
+    loader keeps the test set's order.
+
+    Parameters
+    ----------
+    batch_size : int, default 8
+        Training batch size (the practical's).
+    test_batch_size : int, default 1000
+        Test batch size; it does not change any result.
+    seed : int, default 0
+        Seed of the shuffling.
+    mode : str, optional
+        MNIST mode, see :func:`cnnlab.data.prepare_mnist`.
+    device : torch.device or str, default "cpu"
+        Where to keep the tensors; on a GPU the whole set fits in memory.
+
+    Returns
+    -------
+    (train_loader, test_loader, source)
+    """
+    train_dataset, test_dataset, source = data.load_mnist(mode)
+    X_train, y_train = (t.to(device) for t in dataset_to_tensors(train_dataset))
+    X_test, y_test = (t.to(device) for t in dataset_to_tensors(test_dataset))
+    train_loader = tensor_loader(X_train, y_train, batch_size, shuffle=True, seed=seed)
+    test_loader = tensor_loader(X_test, y_test, test_batch_size)
+    return train_loader, test_loader, source

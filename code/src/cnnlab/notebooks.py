@@ -74,8 +74,9 @@ def blank_marked_statements(source: str) -> str:
     >>> print(blank_marked_statements("x = compute(\\n    1)  # ✎\\ny = 2"))
     x = None  # ✎
     y = 2
-    >>> print(blank_marked_statements("optimizer.step()  # ✎"))
-    ...  # ✎
+    >>> print(blank_marked_statements("def f():\\n    return g()  # ✎"))
+    def f():
+        return None  # ✎
     """
     marked = _marked_lines(source)
     if not marked:

@@ -1,0 +1,171 @@
+"""Figures of data and results: digit grids, confusion matrices, filters, feature maps, curves.
+
+Each function returns a :class:`matplotlib.figure.Figure` and shows nothing.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .diagrams import draw_number_grid
+
+__all__ = ["digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
+
+
+def _as_numpy(values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
+    """Digits with their true label and, if given, the predicted one (wrong ones in red).
+
+    Parameters
+    ----------
+    images : array or tensor (N, 1, H, W) or (N, H, W)
+    y_true : array (N,)
+    y_pred : array (N,), optional
+    ncols : int, default 8
+
+    Raises
+    ------
+    ValueError
+        If the numbers of images and labels differ, or there are no images.
+    """
+    images = _as_numpy(images)
+    images = images.reshape(len(images), *images.shape[-2:]) if images.ndim == 4 else images
+    y_true = _as_numpy(y_true)
+    if len(images) == 0:
+        raise ValueError("images is empty: pass at least one image.")
+    if len(y_true) != len(images) or (y_pred is not None and len(_as_numpy(y_pred)) != len(images)):
+        raise ValueError(f"got {len(images)} images but {len(y_true)} labels: pass one label per image.")
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= len(images):
+            continue
+        ax.imshow(images[index], cmap="gray_r")
+        if y_pred is None:
+            ax.set_title(f"{y_true[index]}", fontsize=10)
+        else:
+            predicted = _as_numpy(y_pred)[index]
+            wrong = predicted != y_true[index]
+            ax.set_title(f"true {y_true[index]}\npred {predicted}", fontsize=9, color="tab:red" if wrong else "black")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray) -> Figure:
+    """A confusion matrix with each count written in its cell.
+
+    Raises
+    ------
+    ValueError
+        If ``matrix`` is not square.
+    """
+    matrix = _as_numpy(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix has shape {matrix.shape}: a confusion matrix is square (classes x classes).")
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    draw_number_grid(ax, matrix, "", cmap="Blues", vmin=0, vmax=matrix.max())
+    ticks = np.arange(len(matrix))
+    ax.tick_params(labelbottom=True, labelleft=True)
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    fig.tight_layout()
+    return fig
+
+
+def filters_figure(weights, reference=None, reference_title: str = "Sobel x") -> Figure:
+    """The 2-D kernels of a first convolutional layer, optionally beside a reference kernel.
+
+    Parameters
+    ----------
+    weights : tensor (out_channels, 1, f, f)
+        For example ``model.conv1.weight``.
+    reference : array (k, k), optional
+        A hand-made kernel to show first, such as the Sobel kernel.
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not (out_channels, 1, f, f).
+    """
+    weights = _as_numpy(weights)
+    if weights.ndim != 4 or weights.shape[1] != 1:
+        raise ValueError(
+            f"weights has shape {weights.shape}: pass a first layer's weight (out_channels, 1, f, f), "
+            "such as model.conv1.weight."
+        )
+    panels = [(reference_title, _as_numpy(reference))] if reference is not None else []
+    panels += [(f"filter {i}", kernel[0]) for i, kernel in enumerate(weights)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.4 * len(panels), 1.8), squeeze=False)
+    for ax, (title, kernel) in zip(axes.flat, panels):
+        limit = np.abs(kernel).max() or 1.0
+        ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps_figure(image, maps, title: str = "feature maps") -> Figure:
+    """One input image and the feature maps a layer computes from it.
+
+    Parameters
+    ----------
+    image : array or tensor (H, W) or (1, H, W)
+    maps : array or tensor (C, h, w)
+
+    Raises
+    ------
+    ValueError
+        If ``maps`` is not 3-D.
+    """
+    image, maps = np.squeeze(_as_numpy(image)), _as_numpy(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"maps has shape {maps.shape}: pass the maps of one image, (channels, height, width).")
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(1.4 * (len(maps) + 1), 1.9))
+    axes[0].imshow(image, cmap="gray_r")
+    axes[0].set_title("input", fontsize=9)
+    for index, (ax, feature_map) in enumerate(zip(axes[1:], maps)):
+        ax.imshow(feature_map, cmap="viridis")
+        ax.set_title(f"map {index}", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve_figure(losses, window: int = 100) -> Figure:
+    """Training loss per step, and its moving average over ``window`` steps.
+
+    Raises
+    ------
+    ValueError
+        If ``losses`` is empty or ``window`` is not positive.
+    """
+    losses = _as_numpy(losses).astype(float)
+    if losses.size == 0:
+        raise ValueError("losses is empty: train for at least one step first.")
+    if window < 1:
+        raise ValueError(f"window={window} must be positive: use for example 100 steps.")
+    window = min(window, losses.size)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(np.arange(1, losses.size + 1), losses, color="0.8", linewidth=0.5, label="each step")
+    ax.plot(np.arange(window, losses.size + 1), smooth, color="tab:blue", label=f"mean of {window} steps")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    return fig

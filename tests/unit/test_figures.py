@@ -1,0 +1,90 @@
+"""Tests of cnnlab.figures: what each figure shows."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from cnnlab import conv, figures  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def titles(fig):
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_digit_grid_marks_wrong_predictions_in_red():
+    images = torch.zeros(3, 1, 28, 28)
+    fig = figures.digit_grid(images, np.array([1, 2, 3]), np.array([1, 5, 3]), ncols=2)
+    assert len(fig.axes) == 4  # 2 x 2 grid, one empty
+    assert titles(fig)[:3] == ["true 1\npred 1", "true 2\npred 5", "true 3\npred 3"]
+    colours = [ax.title.get_color() for ax in fig.axes[:3]]
+    assert colours == ["black", "tab:red", "black"]
+    assert not fig.axes[3].images
+
+
+def test_digit_grid_without_predictions():
+    fig = figures.digit_grid(np.zeros((2, 28, 28)), [7, 4])
+    assert titles(fig)[:2] == ["7", "4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((np.zeros((2, 28, 28)), [1]), "got 2 images but 1 labels"),
+        ((np.zeros((0, 28, 28)), []), "images is empty"),
+        ((np.zeros((2, 28, 28)), [1, 2], [1]), "got 2 images"),
+    ],
+)
+def test_digit_grid_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        figures.digit_grid(*args)
+
+
+def test_confusion_figure_writes_counts_and_labels():
+    matrix = np.array([[5, 1], [0, 4]])
+    fig = figures.confusion_figure(matrix)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["5", "1", "0", "4"]
+    assert ax.get_xlabel() == "predicted digit" and ax.get_ylabel() == "true digit"
+    with pytest.raises(ValueError, match=r"matrix has shape \(2, 3\): a confusion matrix is square"):
+        figures.confusion_figure(np.zeros((2, 3)))
+
+
+def test_filters_figure_puts_the_reference_first():
+    weights = torch.randn(4, 1, 5, 5)
+    fig = figures.filters_figure(weights, reference=conv.sobel_kernel())
+    assert titles(fig) == ["Sobel x", "filter 0", "filter 1", "filter 2", "filter 3"]
+    shown = fig.axes[1].images[0].get_array()
+    assert np.allclose(shown, weights[0, 0].numpy())
+    with pytest.raises(ValueError, match=r"weights has shape \(4, 3, 5, 5\)"):
+        figures.filters_figure(torch.zeros(4, 3, 5, 5))
+
+
+def test_feature_maps_figure():
+    fig = figures.feature_maps_figure(torch.zeros(1, 28, 28), torch.rand(3, 12, 12), title="maps")
+    assert titles(fig) == ["input", "map 0", "map 1", "map 2"]
+    assert fig._suptitle.get_text() == "maps"
+    with pytest.raises(ValueError, match="maps has shape"):
+        figures.feature_maps_figure(torch.zeros(28, 28), torch.zeros(12, 12))
+
+
+def test_loss_curve_figure():
+    losses = np.linspace(2, 0.1, 500)
+    fig = figures.loss_curve_figure(losses, window=100)
+    raw, smooth = fig.axes[0].lines
+    assert len(raw.get_xdata()) == 500 and len(smooth.get_xdata()) == 401
+    assert smooth.get_ydata()[0] == pytest.approx(losses[:100].mean())
+    with pytest.raises(ValueError, match="losses is empty"):
+        figures.loss_curve_figure([])
+    with pytest.raises(ValueError, match="window=0 must be positive"):
+        figures.loss_curve_figure([1.0], window=0)
