@@ -311,6 +311,7 @@ def test_scores(labels):
     rejects(checks.check_scores, (accuracy, micro, precision, recall, y_true, y_pred), "That is the micro average .* pass average='macro'")
     rejects(checks.check_scores, (accuracy, f1, recall, recall, y_true, y_pred), "precision=")
     rejects(checks.check_scores, (None, f1, precision, recall, y_true, y_pred), "accuracy is still None")
+    rejects(checks.check_scores, (accuracy, f1, precision, recall, None, y_pred), "finish the predictions of Ex 2.3 first")
     rejects(checks.check_scores, (accuracy * 100, f1, precision, recall, y_true, y_pred), "accuracy=96.0000 but the expected value is 0.9600")
 
 
