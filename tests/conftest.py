@@ -10,18 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def toc_chapters() -> list[str]:
-    """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [toc["root"]]
-    for part in toc.get("parts", []):
-        names += [chapter["file"] for chapter in part["chapters"]]
-    return names
+from bookpaths import ROOT
 
 
 @dataclass

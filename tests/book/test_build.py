@@ -3,9 +3,10 @@
 import re
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
-from conftest import toc_chapters
+from bookpaths import ROOT, chapters_with_code, toc_chapters
 
 pytestmark = pytest.mark.book
 
@@ -61,3 +62,28 @@ def test_intended_error_is_shown(built_book):
     soup = page(built_book, "book/padding-and-stride")
     cell = soup.select_one(".tag_raises-exception")
     assert cell is not None and "kernel_size=7 is larger than the padded input" in cell.get_text()
+
+
+def test_no_page_loads_anything_from_another_host(built_book):
+    pages = sorted(built_book.html.rglob("*.html"))
+    assert len(pages) >= len(toc_chapters())
+    for path in pages:
+        soup = BeautifulSoup(path.read_text(), "html.parser")
+        external = [tag.get("src") for tag in soup.find_all(["script", "img", "iframe"]) if tag.get("src")]
+        external += [tag.get("href") for tag in soup.find_all("link") if tag.get("href")]
+        external = [url for url in external if re.match(r"(https?:)?//", url)]
+        assert external == [], f"{path.relative_to(built_book.html)} loads {external}"
+    assert (built_book.html / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+@pytest.mark.parametrize("name", chapters_with_code())
+def test_launch_buttons_open_the_chapters_student_notebook(built_book, name):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repository = config["repository"]["url"].removeprefix("https://github.com/").rstrip("/")
+    branch = config["repository"]["branch"]
+    links = [a["href"] for a in page(built_book, name).find_all("a", href=True)]
+    colab = [href for href in links if href.startswith("https://colab.research.google.com/")]
+    binder = [href for href in links if href.startswith("https://mybinder.org/")]
+    assert colab == [f"https://colab.research.google.com/github/{repository}/blob/{branch}/{name}.ipynb"]
+    assert binder == [f"https://mybinder.org/v2/gh/{repository}/{branch}?urlpath=tree/{name}.ipynb"]
+    assert (ROOT / f"{name}.ipynb").is_file(), f"the launch buttons point to {name}.ipynb, which does not exist"

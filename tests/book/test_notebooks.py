@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
+from bookpaths import ROOT, chapters_with_code
 from cnnlab import notebooks
-from conftest import ROOT, toc_chapters
 
 pytestmark = pytest.mark.book
 
-CHAPTERS_WITH_CODE = [name for name in toc_chapters() if "{code-cell}" in (ROOT / f"{name}.md").read_text()]
+CHAPTERS_WITH_CODE = chapters_with_code()
 
 
 @pytest.mark.parametrize("name", CHAPTERS_WITH_CODE)

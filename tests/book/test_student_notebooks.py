@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT
+from bookpaths import ROOT
 
 pytestmark = pytest.mark.book
 
@@ -46,7 +46,9 @@ def test_blanks_are_caught_by_the_self_checks(name):
         if cell.cell_type == "code" and errors(cell) and "raises-exception" not in cell.metadata.get("tags", [])
     ]
     first_cell, first_error = failures[0]
-    assert first_error.ename == "SelfCheckError", f"the first failure is not a self-check:\n{first_cell.source}\n{first_error.evalue}"
+    assert first_error.ename == "SelfCheckError", (
+        f"the first failure is not a self-check:\n{first_cell.source}\n{first_error.evalue}"
+    )
 
 
 def test_colab_cell_comes_first_and_does_nothing_here():

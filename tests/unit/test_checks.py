@@ -100,7 +100,15 @@ class Net(models.MNISTNet):
             "relu at the end": F.relu(x),
             "none": None,
             "wrong shape": x[:, :5],
-            "swapped": self.fc2(F.relu(self.fc1(F.relu(self.maxpool(self.conv2(F.relu(self.maxpool(self.conv1(x.new_zeros(len(x), 1, 28, 28))))))).flatten(1)))),
+            "swapped": self.fc2(
+                F.relu(
+                    self.fc1(
+                        F.relu(
+                            self.maxpool(self.conv2(F.relu(self.maxpool(self.conv1(x.new_zeros(len(x), 1, 28, 28))))))
+                        ).flatten(1)
+                    )
+                )
+            ),
         }.get(self.variant, x)
 
 
@@ -190,9 +198,18 @@ def test_loss_and_optimizer():
     cases = [
         ((nn.MSELoss(), good, model), "loss_fn is MSELoss, not nn.CrossEntropyLoss"),
         ((nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters()), model), "optimizer is Adam, not SGD"),
-        ((nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), model), "lr=0.01 but the practical uses lr=0.001"),
-        ((nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.001), model), "momentum=0 but the practical uses momentum=0.9"),
-        ((nn.CrossEntropyLoss(), torch.optim.SGD(other.parameters(), lr=0.001, momentum=0.9), model), "does not hold this model's parameters"),
+        (
+            (nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), model),
+            "lr=0.01 but the practical uses lr=0.001",
+        ),
+        (
+            (nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.001), model),
+            "momentum=0 but the practical uses momentum=0.9",
+        ),
+        (
+            (nn.CrossEntropyLoss(), torch.optim.SGD(other.parameters(), lr=0.001, momentum=0.9), model),
+            "does not hold this model's parameters",
+        ),
         ((nn.CrossEntropyLoss(), None, model), "optimizer is still None"),
         ((None, good, model), "loss_fn is still None"),
     ]
@@ -290,7 +307,9 @@ def test_predictions(labels):
 def test_predictions_reject(labels):
     y_true, y_pred = labels
     scores = np.eye(10)[y_pred]
-    rejects(checks.check_predictions, (y_true[:8], y_pred[:8], y_true), "you have 8 predictions but the test set has 1,000 images")
+    rejects(
+        checks.check_predictions, (y_true[:8], y_pred[:8], y_true), "you have 8 predictions but the test set has 1,000 images"
+    )
     rejects(checks.check_predictions, (y_true, scores, y_true), r"y_pred has shape \(1000, 10\): these are scores")
     rejects(checks.check_predictions, (y_true, np.zeros(1000, dtype=int), y_true), "the accuracy is only 10.0%")
     rejects(checks.check_predictions, (None, y_pred, y_true), "y_true is still None")
@@ -308,11 +327,19 @@ def test_scores(labels):
     accuracy = accuracy_score(y_true, y_pred)
     checks.check_scores(accuracy, f1, precision, recall, y_true, y_pred)
     micro = f1_score(y_true, y_pred, average="micro")
-    rejects(checks.check_scores, (accuracy, micro, precision, recall, y_true, y_pred), "That is the micro average .* pass average='macro'")
+    rejects(
+        checks.check_scores,
+        (accuracy, micro, precision, recall, y_true, y_pred),
+        "That is the micro average .* pass average='macro'",
+    )
     rejects(checks.check_scores, (accuracy, f1, recall, recall, y_true, y_pred), "precision=")
     rejects(checks.check_scores, (None, f1, precision, recall, y_true, y_pred), "accuracy is still None")
     rejects(checks.check_scores, (accuracy, f1, precision, recall, None, y_pred), "finish the predictions of Ex 2.3 first")
-    rejects(checks.check_scores, (accuracy * 100, f1, precision, recall, y_true, y_pred), "accuracy=96.0000 but the expected value is 0.9600")
+    rejects(
+        checks.check_scores,
+        (accuracy * 100, f1, precision, recall, y_true, y_pred),
+        "accuracy=96.0000 but the expected value is 0.9600",
+    )
 
 
 # Exercise 3 ---------------------------------------------------------------------------
@@ -345,7 +372,11 @@ def test_sequential_model_rejects():
     rejects(checks.check_sequential_model, SeedExercise3(), "model\\(X\\) raised RuntimeError: .*Check the sizes of the layers")
     rejects(checks.check_sequential_model, LogSoftmaxCNN(), "the outputs are log-probabilities")
     rejects(checks.check_sequential_model, models.MNISTNet(), "the model has 0 nn.Sequential block")
-    rejects(checks.check_sequential_model, models.SequentialCNN(channels=(16, 32)), "has 39,408 parameters but the Exercise 2 network has 21,840")
+    rejects(
+        checks.check_sequential_model,
+        models.SequentialCNN(channels=(16, 32)),
+        "has 39,408 parameters but the Exercise 2 network has 21,840",
+    )
     rejects(checks.check_sequential_model, None, "the model is None")
     rejects(checks.check_sequential_model, models.SequentialCNN, "the model is a type")
 

@@ -84,7 +84,10 @@ def copy_sample(sample_root, target):
 def test_missing_file_names_the_folder(tmp_path, sample_root):
     raw = copy_sample(sample_root, tmp_path)
     (raw / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(data.MNISTDataError, match=r"MNIST file not found: .*t10k-labels-idx1-ubyte\. Looked in .*raw; run again with CNNLAB_MNIST=sample"):
+    with pytest.raises(
+        data.MNISTDataError,
+        match=r"MNIST file not found: .*t10k-labels-idx1-ubyte\. Looked in .*raw; run again with CNNLAB_MNIST=sample",
+    ):
         data.check_raw_files(tmp_path)
 
 
@@ -140,6 +143,11 @@ def test_write_idx_errors(tmp_path, array, error, message):
 # The full download, served from this machine -------------------------------------------
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
 def mnist_server(tmp_path_factory, sample_root):
     """A local HTTP server holding gzipped copies of the sample under MNIST's file names."""
@@ -149,8 +157,7 @@ def mnist_server(tmp_path_factory, sample_root):
         payload = gzip.compress((sample_root / "sample/MNIST/raw" / name).read_bytes(), mtime=0)
         (folder / f"{name}.gz").write_bytes(payload)
         checksums.append((f"{name}.gz", hashlib.md5(payload).hexdigest()))
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
+    handler = partial(QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -185,7 +192,9 @@ def test_download_keeps_valid_files(tmp_path, local_resources):
 def test_checksum_mismatch_is_an_error(tmp_path, monkeypatch, mnist_server):
     url, checksums = mnist_server
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, "0" * 32) for name, _ in checksums])
-    with pytest.raises(data.MNISTDownloadError, match=r"Could not download train-images-idx3-ubyte.gz into .*checksum .* does not match 0{32}"):
+    with pytest.raises(
+        data.MNISTDownloadError, match=r"Could not download train-images-idx3-ubyte.gz into .*checksum .* does not match 0{32}"
+    ):
         data.download_mnist(tmp_path, mirrors=[url], retries=1)
 
 

@@ -19,7 +19,10 @@ def test_compare_models_is_fair_and_repeatable(sample):
     test_loader = loaders.tensor_loader(X_test, y_test, 500)
     table = experiments.compare_models(
         {"a": models.SequentialCNN, "b": models.SequentialCNN, "bn": lambda: models.SequentialCNN(batchnorm=True)},
-        train_loader, test_loader, num_steps=30, progress=False,
+        train_loader,
+        test_loader,
+        num_steps=30,
+        progress=False,
     )
     assert list(table.index) == ["a", "b", "bn"]
     assert list(table.columns) == ["parameters", "training seconds", "test loss", "test accuracy"]

@@ -9,8 +9,8 @@ message rather than a crash elsewhere.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -84,7 +84,9 @@ def _forward(model: nn.Module, X: torch.Tensor, task: str, name: str = "model") 
     except RuntimeError as error:
         _fail(task, f"{name}(X) raised RuntimeError: {error}. Check the sizes of the layers.")
     if out is None:
-        _fail(task, f"{name}'s forward returned None: fill in every line marked ✎ so that it returns the output of the last layer.")
+        _fail(
+            task, f"{name}'s forward returned None: fill in every line marked ✎ so that it returns the output of the last layer."
+        )
     return out
 
 
@@ -137,8 +139,11 @@ def _check_pool(maxpoolop, kernel: tuple[int, int], stride: tuple[int, int], tas
     _require(maxpoolop, nn.MaxPool2d, "maxpoolop", task, example)
     found_kernel = _pair(maxpoolop.kernel_size)
     if found_kernel == kernel[::-1] and kernel[0] != kernel[1]:
-        _fail(task, f"maxpoolop has kernel_size={found_kernel}, height and width swapped: the window is "
-              f"{kernel[0]} tall and {kernel[1]} wide, kernel_size={kernel}.")
+        _fail(
+            task,
+            f"maxpoolop has kernel_size={found_kernel}, height and width swapped: the window is "
+            f"{kernel[0]} tall and {kernel[1]} wide, kernel_size={kernel}.",
+        )
     if found_kernel != kernel:
         _fail(task, f"maxpoolop has kernel_size={found_kernel} but the task asks for {kernel[0]}x{kernel[1]}.")
     found_stride = _pair(maxpoolop.stride)
@@ -243,6 +248,7 @@ def check_forward(model) -> Passed:
             _fail(task, "a ReLU after fc2 sets every negative score to 0: return fc2's output as it is.")
         if torch.allclose(out, m.fc2(m.fc1(features)), atol=1e-5):
             _fail(task, "there is no ReLU between fc1 and fc2: apply F.relu to fc1's output.")
+
         def plain(x, conv):
             return m.maxpool(conv(x))
 
@@ -254,8 +260,11 @@ def check_forward(model) -> Passed:
         for where, features_without in missing_relu.items():
             if torch.allclose(out, m.fc2(F.relu(m.fc1(features_without.flatten(1)))), atol=1e-5):
                 _fail(task, f"{where} has no ReLU: each block is conv -> maxpool -> relu.")
-    _fail(task, "the output differs from conv1 -> maxpool -> relu -> conv2 -> maxpool -> relu -> flatten -> "
-          "fc1 -> relu -> fc2: check the order of the lines and that each uses the x of the line before.")
+    _fail(
+        task,
+        "the output differs from conv1 -> maxpool -> relu -> conv2 -> maxpool -> relu -> flatten -> "
+        "fc1 -> relu -> fc2: check the order of the lines and that each uses the x of the line before.",
+    )
 
 
 # Exercise 2: loss, optimiser and training ----------------------------------------------
@@ -268,7 +277,9 @@ def check_loss_and_optimizer(loss_fn, optimizer, model) -> Passed:
     if optimizer is None:
         _fail(task, "optimizer is still None: use optim.SGD(model.parameters(), lr=0.001, momentum=0.9).")
     if not isinstance(optimizer, torch.optim.SGD):
-        _fail(task, f"optimizer is {type(optimizer).__name__}, not SGD: use optim.SGD(model.parameters(), lr=0.001, momentum=0.9).")
+        _fail(
+            task, f"optimizer is {type(optimizer).__name__}, not SGD: use optim.SGD(model.parameters(), lr=0.001, momentum=0.9)."
+        )
     settings = optimizer.param_groups[0]
     if settings["lr"] != 0.001:
         _fail(task, f"optimizer has lr={settings['lr']} but the practical uses lr=0.001.")
@@ -338,7 +349,10 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
     """Ex 2.2.1-2.2.7: run the student's ``train_epoch`` on three small batches and watch every step."""
     task = "2.2"
     if train_epoch is None or not callable(train_epoch):
-        _fail(task, "train_epoch is not a function: define it with def train_epoch(model, train_loader, loss_fn, optimizer, device).")
+        _fail(
+            task,
+            "train_epoch is not a function: define it with def train_epoch(model, train_loader, loss_fn, optimizer, device).",
+        )
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
     model.eval()
@@ -363,16 +377,28 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
     steps = optimizer.events.count("step")
     clears = optimizer.events.count("zero_grad")
     if steps != len(batches):
-        _fail("2.2.7", f"optimizer.step() ran {steps} times for {len(batches)} batches: call it once per batch, after loss.backward().")
+        _fail(
+            "2.2.7",
+            f"optimizer.step() ran {steps} times for {len(batches)} batches: call it once per batch, after loss.backward().",
+        )
     if clears != len(batches):
-        _fail("2.2.3", f"optimizer.zero_grad() ran {clears} times for {len(batches)} batches: call it once per batch, "
-              "before loss.backward(), or the gradients of earlier batches add up.")
+        _fail(
+            "2.2.3",
+            f"optimizer.zero_grad() ran {clears} times for {len(batches)} batches: call it once per batch, "
+            "before loss.backward(), or the gradients of earlier batches add up.",
+        )
     if "no_grad" in optimizer.problems:
-        _fail("2.2.6", "there were no gradients when optimizer.step() ran: call loss.backward() after computing the "
-              "loss and before optimizer.step() (and optimizer.zero_grad() before both).")
+        _fail(
+            "2.2.6",
+            "there were no gradients when optimizer.step() ran: call loss.backward() after computing the "
+            "loss and before optimizer.step() (and optimizer.zero_grad() before both).",
+        )
     if "wrong_grad" in optimizer.problems:
-        _fail("2.2.4-2.2.5", "the gradients are not those of this batch's loss: outputs = model(X), "
-              "loss = loss_fn(outputs, y), and optimizer.zero_grad() before loss.backward().")
+        _fail(
+            "2.2.4-2.2.5",
+            "the gradients are not those of this batch's loss: outputs = model(X), "
+            "loss = loss_fn(outputs, y), and optimizer.zero_grad() before loss.backward().",
+        )
     if not isinstance(losses, list) or len(losses) != len(batches) or not all(isinstance(v, float) for v in losses):
         _fail(task, f"train_epoch returned {type(losses).__name__}: return a list with one loss.item() per batch.")
     return Passed(task, "one epoch: train mode, batches on the device, zero_grad, forward, loss, backward, step.")
@@ -392,8 +418,11 @@ def check_predictions(y_true, y_pred, test_labels) -> Passed:
     if y_pred.ndim == 2:
         _fail(task, f"y_pred has shape {y_pred.shape}: these are scores; take outputs.argmax(dim=1) for the predicted digit.")
     if len(y_true) != len(test_labels) or len(y_pred) != len(test_labels):
-        _fail(task, f"you have {len(y_pred)} predictions but the test set has {len(test_labels):,} images: "
-              "loop over every batch of test_loader, not just one.")
+        _fail(
+            task,
+            f"you have {len(y_pred)} predictions but the test set has {len(test_labels):,} images: "
+            "loop over every batch of test_loader, not just one.",
+        )
     if not np.array_equal(np.bincount(y_true, minlength=10), np.bincount(test_labels, minlength=10)):
         _fail(task, "y_true does not hold the test set's labels: append y of every batch.")
     if y_pred.min() < 0 or y_pred.max() > 9 or not np.issubdtype(y_pred.dtype, np.integer):
@@ -450,12 +479,18 @@ def check_sequential_model(model) -> Passed:
     _check_mnist_model(model, task)
     blocks = [m for m in model.children() if isinstance(m, nn.Sequential)]
     if len(blocks) < 2:
-        _fail(task, f"the model has {len(blocks)} nn.Sequential block(s): group the convolutional layers and the "
-              "linear layers into nn.Sequential blocks.")
+        _fail(
+            task,
+            f"the model has {len(blocks)} nn.Sequential block(s): group the convolutional layers and the "
+            "linear layers into nn.Sequential blocks.",
+        )
     count = sum(p.numel() for p in model.parameters())
     if count != 21_840:
-        _fail(task, f"the model has {count:,} parameters but the Exercise 2 network has 21,840: keep the same layers "
-              "(1 -> 10 -> 20 channels, 5x5 kernels, 320 -> 50 -> 10), only grouped differently.")
+        _fail(
+            task,
+            f"the model has {count:,} parameters but the Exercise 2 network has 21,840: keep the same layers "
+            "(1 -> 10 -> 20 channels, 5x5 kernels, 320 -> 50 -> 10), only grouped differently.",
+        )
     return Passed(task, f"{len(blocks)} sequential blocks, 21,840 parameters, 10 logits per image.")
 
 
@@ -471,8 +506,11 @@ def check_regularised_model(model) -> Passed:
     convs = [m for m in layers if isinstance(m, nn.Conv2d)]
     for conv, norm in zip(convs, norms):
         if norm.num_features != conv.out_channels:
-            _fail(task, f"a BatchNorm2d has num_features={norm.num_features} but the convolution before it has "
-                  f"{conv.out_channels} output channels.")
+            _fail(
+                task,
+                f"a BatchNorm2d has num_features={norm.num_features} but the convolution before it has "
+                f"{conv.out_channels} output channels.",
+            )
     drops = [m for m in layers if isinstance(m, (nn.Dropout, nn.Dropout2d))]
     if not drops:
         _fail(task, "the model has no dropout module: add nn.Dropout2d (or nn.Dropout) to a block.")
@@ -483,8 +521,11 @@ def check_regularised_model(model) -> Passed:
     X = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         if not torch.equal(model(X), model(X)):
-            _fail(task, "in evaluation mode two passes differ: use dropout modules (they switch off in eval mode) "
-                  "rather than F.dropout without training=self.training.")
+            _fail(
+                task,
+                "in evaluation mode two passes differ: use dropout modules (they switch off in eval mode) "
+                "rather than F.dropout without training=self.training.",
+            )
     return Passed(task, f"{len(norms)} batchnorm and {len(drops)} dropout layer(s).")
 
 

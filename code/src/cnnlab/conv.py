@@ -8,12 +8,10 @@ functions here follow that convention, so that they agree with
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import torch
 
-IntOrPair = Union[int, tuple[int, int]]
+IntOrPair = int | tuple[int, int]
 
 __all__ = [
     "conv_output_size",
@@ -38,9 +36,7 @@ def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
 def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
     if isinstance(value, tuple):
         if len(value) != 2:
-            raise ValueError(
-                f"{name}={value!r} has {len(value)} entries: pass one number or a (height, width) pair."
-            )
+            raise ValueError(f"{name}={value!r} has {len(value)} entries: pass one number or a (height, width) pair.")
         return (_check_positive_int(name, value[0], minimum), _check_positive_int(name, value[1], minimum))
     size = _check_positive_int(name, value, minimum)
     return size, size
@@ -104,8 +100,7 @@ def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int 
     padded = size + 2 * padding
     if kernel_size > padded:
         raise ValueError(
-            f"kernel_size={kernel_size} is larger than the padded input ({padded}): "
-            "use a smaller kernel or more padding."
+            f"kernel_size={kernel_size} is larger than the padded input ({padded}): use a smaller kernel or more padding."
         )
     return (padded - kernel_size) // stride + 1
 
@@ -242,9 +237,7 @@ def max_pool2d(image: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair | No
     kh, kw = _pair("kernel_size", kernel_size)
     sh, sw = (kh, kw) if stride is None else _pair("stride", stride)
     if kh > image.shape[0] or kw > image.shape[1]:
-        raise ValueError(
-            f"kernel_size={(kh, kw)} is larger than the image {image.shape}: use a smaller pooling window."
-        )
+        raise ValueError(f"kernel_size={(kh, kw)} is larger than the image {image.shape}: use a smaller pooling window.")
     windows = np.lib.stride_tricks.sliding_window_view(image, (kh, kw))[::sh, ::sw]
     return windows.max(axis=(2, 3))
 

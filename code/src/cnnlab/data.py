@@ -25,9 +25,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from torchvision import datasets, transforms
@@ -233,9 +233,7 @@ def write_mnist_sample(folder: str | os.PathLike, test_size: int = SAMPLE_TEST_S
         raise ValueError(f"test_size={test_size} must lie between 10 and {len(labels) - 10} for 5,000 digits.")
     images = images.reshape(-1, 28, 28).astype(np.uint8)
     labels = labels.astype(np.uint8)
-    train_x, test_x, train_y, test_y = train_test_split(
-        images, labels, test_size=test_size, random_state=seed, stratify=labels
-    )
+    train_x, test_x, train_y, test_y = train_test_split(images, labels, test_size=test_size, random_state=seed, stratify=labels)
     raw = _raw_folder(Path(folder))
     raw.mkdir(parents=True, exist_ok=True)
     for name, array in [

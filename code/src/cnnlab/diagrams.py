@@ -6,7 +6,7 @@ so a chapter decides where it goes and a test can inspect it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -102,9 +102,7 @@ def padding_figure(size: int = 5, padding: int = 1, kernel_size: int = 3) -> Fig
     axes[0].imshow(padded, cmap="Blues", vmin=-0.3, vmax=1.6)
     for (row, col), value in np.ndenumerate(padded):
         axes[0].text(col, row, "0" if value == 0 else "x", ha="center", va="center", fontsize=10)
-    axes[0].add_patch(
-        Rectangle((-0.5, -0.5), kernel_size, kernel_size, fill=False, edgecolor="tab:red", linewidth=2.5)
-    )
+    axes[0].add_patch(Rectangle((-0.5, -0.5), kernel_size, kernel_size, fill=False, edgecolor="tab:red", linewidth=2.5))
     axes[0].set_title(f"{size}x{size} input, padding {padding}, {kernel_size}x{kernel_size} kernel")
     axes[1].imshow(np.ones((out, out)), cmap="Greens", vmin=0, vmax=2)
     axes[1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=2.5))
@@ -148,7 +146,16 @@ def stride_figure(size: int = 7, kernel_size: int = 3, stride: int = 2) -> Figur
                 linewidth=2,
             )
         )
-        axes[0].text(left + kernel_size // 2, top + kernel_size // 2, str(index + 1), ha="center", va="center", color=colour, fontsize=11, fontweight="bold")
+        axes[0].text(
+            left + kernel_size // 2,
+            top + kernel_size // 2,
+            str(index + 1),
+            ha="center",
+            va="center",
+            color=colour,
+            fontsize=11,
+            fontweight="bold",
+        )
         axes[1].text(col, row, str(index + 1), ha="center", va="center", color=colour, fontsize=11, fontweight="bold")
     axes[1].imshow(np.zeros((out, out)), cmap="Greens", vmin=0, vmax=1)
     axes[0].set_title(f"h={size}, f={kernel_size}, s={stride}")
@@ -198,9 +205,7 @@ def layer_order_figure(orderings: dict[str, Sequence[str]]) -> Figure:
         ax.text(-0.3, y, label, ha="right", va="center", fontsize=11)
         for col, layer in enumerate(layers):
             x = 2.2 * col
-            ax.add_patch(
-                Rectangle((x, y - 0.3), 1.6, 0.6, facecolor=_BLOCK_COLOURS.get(layer, "#eeeeee"), edgecolor="0.3")
-            )
+            ax.add_patch(Rectangle((x, y - 0.3), 1.6, 0.6, facecolor=_BLOCK_COLOURS.get(layer, "#eeeeee"), edgecolor="0.3"))
             ax.text(x + 0.8, y, layer, ha="center", va="center", fontsize=10)
             if col:
                 ax.add_patch(FancyArrowPatch((x - 0.6, y), (x, y), arrowstyle="-|>", mutation_scale=14, color="0.3"))

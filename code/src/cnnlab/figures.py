@@ -101,8 +101,7 @@ def filters_figure(weights, reference=None, reference_title: str = "Sobel x") ->
     weights = _as_numpy(weights)
     if weights.ndim != 4 or weights.shape[1] != 1:
         raise ValueError(
-            f"weights has shape {weights.shape}: pass a first layer's weight (out_channels, 1, f, f), "
-            "such as model.conv1.weight."
+            f"weights has shape {weights.shape}: pass a first layer's weight (out_channels, 1, f, f), such as model.conv1.weight."
         )
     panels = [(reference_title, _as_numpy(reference))] if reference is not None else []
     panels += [(f"filter {i}", kernel[0]) for i, kernel in enumerate(weights)]

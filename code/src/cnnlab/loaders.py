@@ -11,7 +11,13 @@ seed's loader (``for X, y in train_loader``) runs unchanged.
 from __future__ import annotations
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 from torchvision import datasets
 
 from . import data

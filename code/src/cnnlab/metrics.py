@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
 __all__ = ["classification_scores", "confusion", "misclassified"]
 
@@ -18,9 +24,7 @@ def _labels(name: str, values) -> np.ndarray:
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
     if len(y_true) != len(y_pred):
-        raise ValueError(
-            f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}: predict every example of the test set."
-        )
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}: predict every example of the test set.")
     if len(y_true) == 0:
         raise ValueError("y_true is empty: evaluate on at least one example.")
     return y_true, y_pred

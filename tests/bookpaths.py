@@ -1,0 +1,20 @@
+"""Where the book's files are, shared by the test folders."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_chapters() -> list[str]:
+    """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+    for part in toc.get("parts", []):
+        names += [chapter["file"] for chapter in part["chapters"]]
+    return names
+
+
+def chapters_with_code() -> list[str]:
+    return [name for name in toc_chapters() if "{code-cell}" in (ROOT / f"{name}.md").read_text(encoding="utf-8")]

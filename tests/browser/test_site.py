@@ -1,0 +1,167 @@
+"""The built site as a reader sees it, in headless Chromium, with no third-party host reachable."""
+
+import re
+
+import pytest
+
+from bookpaths import ROOT, toc_chapters
+
+pytestmark = pytest.mark.browser
+
+PAGES = [f"{name}.html" for name in toc_chapters()]
+EXERCISE_PAGES = [
+    f"{name}.html" for name in toc_chapters() if "{solution-start}" in (ROOT / f"{name}.md").read_text(encoding="utf-8")
+]
+MATH_PAGES = [f"{name}.html" for name in toc_chapters() if "$" in (ROOT / f"{name}.md").read_text(encoding="utf-8")]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+def slug(path):
+    return path.removesuffix(".html").replace("/", "-")
+
+
+def wait_for_mathjax(page):
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_cleanly(open_page, screenshots, path):
+    page, problems = open_page(path)
+    assert problems.foreign == [], "the page asked another host for something"
+    assert problems.failed == []
+    assert problems.console_errors == []
+    images = page.evaluate(
+        "() => Array.from(document.images).map(i => ({src: i.src, loaded: i.complete && i.naturalWidth > 0, alt: i.alt}))"
+    )
+    for image in images:
+        assert image["loaded"], f"image did not load: {image['src']}"
+        assert image["alt"].strip(), f"image without alternative text: {image['src']}"
+    page.screenshot(path=screenshots / f"{slug(path)}-light.png", full_page=True)
+
+
+def test_theory_and_practice_pages_have_figures(open_page):
+    page, _ = open_page("book/convolution.html")
+    assert page.locator("figure img").count() >= 2
+
+
+@pytest.mark.parametrize("path", MATH_PAGES)
+def test_maths_is_typeset(open_page, path):
+    page, _ = open_page(path)
+    wait_for_mathjax(page)
+    assert page.locator("mjx-container").count() > 0
+    text = page.locator("article").inner_text()
+    assert "$$" not in text and "\\frac" not in text and "\\lfloor" not in text
+
+
+@pytest.mark.parametrize("path", EXERCISE_PAGES)
+def test_solutions_are_hidden_until_clicked(open_page, path):
+    page, _ = open_page(path)
+    solutions = page.locator("div.solution")
+    assert solutions.count() >= 3
+    for index in range(solutions.count()):
+        solution = solutions.nth(index)
+        content = solution.locator("section").first
+        assert not content.is_visible(), f"solution {index} is visible before a click"
+        toggle = solution.locator("button.toggle-button")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        toggle.click()
+        content.wait_for(state="visible")
+        assert content.locator("pre").first.is_visible()
+        assert toggle.get_attribute("aria-expanded") == "true"
+        toggle.click()
+        content.wait_for(state="hidden")
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if p != "book/index.html"])
+def test_launch_download_and_repository_buttons(open_page, path):
+    page, _ = open_page(path)
+    name = path.removesuffix(".html")
+    colab = page.locator(".dropdown-launch-buttons a[href*='colab.research.google.com']")
+    binder = page.locator(".dropdown-launch-buttons a[href*='mybinder.org']")
+    assert colab.count() == 1 and binder.count() == 1
+    assert colab.get_attribute("href").endswith(f"/{name}.ipynb")
+    assert binder.get_attribute("href").endswith(f"/{name}.ipynb")
+    assert page.locator(".dropdown-download-buttons a.btn-download-notebook-button").count() == 1
+    assert page.locator("a.btn-source-repository-button").count() == 1
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_phone_has_no_horizontal_scroll(open_page, screenshots, path):
+    page, _ = open_page(path, **PHONE)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the phone"
+    page.screenshot(path=screenshots / f"{slug(path)}-phone.png", full_page=True)
+
+
+CONTRAST = """
+(element) => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const background = (node) => {
+    while (node) {
+      const colour = getComputedStyle(node).backgroundColor;
+      const parts = colour.match(/[\\d.]+/g);
+      if (parts && (parts.length < 4 || Number(parts[3]) > 0.5)) return rgb(colour);
+      node = node.parentElement;
+    }
+    return [255, 255, 255];
+  };
+  const luminance = ([r, g, b]) => {
+    const [R, G, B] = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+  };
+  const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+"""
+
+OPAQUE_CORNER = """
+(image) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  return context.getImageData(1, 1, 1, 1).data[3];
+}
+"""
+
+
+@pytest.mark.parametrize("path", ["book/convolution.html", "book/ex2-mnist-cnn.html"])
+def test_dark_mode_keeps_code_and_figures_readable(open_page, screenshots, path):
+    page, _ = open_page(path, color_scheme="dark")
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    code = page.locator("div.cell_input pre").first
+    assert page.evaluate(CONTRAST, code.element_handle()) >= 4.5
+    output = page.locator("div.cell_output pre").first
+    assert page.evaluate(CONTRAST, output.element_handle()) >= 4.5
+    body_text = page.locator("article p").first
+    assert page.evaluate(CONTRAST, body_text.element_handle()) >= 4.5
+    for figure in page.locator("figure img").element_handles():
+        # Figures are drawn on an opaque white background, so their dark lines stay visible on a dark page.
+        assert page.evaluate(OPAQUE_CORNER, figure) == 255
+    page.screenshot(path=screenshots / f"{slug(path)}-dark.png", full_page=True)
+
+
+def test_search_finds_padding(open_page):
+    page, problems = open_page("search.html?q=padding")
+    page.locator("#search-results ul.search li").first.wait_for(timeout=20_000)
+    results = page.locator("#search-results ul.search li a").all_inner_texts()
+    assert any(re.search("padding", text, re.IGNORECASE) for text in results)
+    hrefs = page.locator("#search-results ul.search li a").evaluate_all("links => links.map(a => a.href)")
+    assert any("padding-and-stride" in href for href in hrefs)
+    assert problems.foreign == [] and problems.console_errors == []
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_serious_accessibility_violations(open_page, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page, _ = open_page(path)
+    results = Axe().run(page)
+    serious = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} -> "
+        + ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert serious == []

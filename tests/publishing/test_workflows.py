@@ -1,0 +1,111 @@
+"""The GitHub workflows are hardened: zizmor is clean, and forks can never reach the GPU runner."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bookpaths import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+SAFE_EVENTS = {"push", "schedule", "workflow_dispatch"}
+
+
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def triggers(workflow: dict) -> set[str]:
+    on = workflow["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def test_there_are_the_three_workflows():
+    assert [path.name for path in WORKFLOWS] == ["book.yml", "linkcheck.yml", "tests.yml"]
+
+
+def test_zizmor_finds_nothing():
+    zizmor = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    process = subprocess.run(
+        [zizmor, "--offline", "--persona", "auditor", "--no-progress", str(ROOT / ".github" / "workflows")],
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "No findings to report" in process.stdout + process.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_and_pinned_actions(path):
+    workflow = load(path)
+    assert workflow.get("permissions") == {}, "start from no permissions at the top"
+    assert not triggers(workflow) & {"pull_request_target", "workflow_run"}
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"job {name} must list the permissions it needs"
+        assert "write-all" not in str(job["permissions"])
+        for step in job.get("steps", []):
+            if "uses" in step:
+                assert SHA_PIN.match(step["uses"]), f"{step['uses']} is not pinned by commit SHA"
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False
+
+
+def gpu_jobs(workflow: dict) -> dict:
+    """Jobs whose runner comes from a repository variable, that is, may be a self-hosted GPU runner."""
+    return {name: job for name, job in workflow["jobs"].items() if "vars." in str(job.get("runs-on", ""))}
+
+
+def events_allowed_by(condition: str) -> set[str]:
+    return set(re.findall(r"github\.event_name\s*==\s*'(\w+)'", condition))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_gpu_runner_is_unreachable_from_pull_requests(path):
+    workflow = load(path)
+    jobs = gpu_jobs(workflow)
+    if not jobs:
+        return
+    assert triggers(workflow) <= SAFE_EVENTS, f"{path.name} can be started by {triggers(workflow) - SAFE_EVENTS}"
+    for name, job in jobs.items():
+        condition = str(job.get("if", ""))
+        assert condition, f"job {name} runs on a repository-chosen runner without an event guard"
+        assert events_allowed_by(condition) <= SAFE_EVENTS and events_allowed_by(condition)
+        assert "pull_request" not in condition
+        assert "refs/heads/main" in condition, "pushes reach the GPU runner only from main"
+        assert "ubuntu-latest" in str(job["runs-on"]), "fall back to ubuntu-latest when no GPU runner is named"
+
+
+def test_the_book_workflow_builds_with_full_data_and_deploys_with_official_actions():
+    workflow = load(ROOT / ".github" / "workflows" / "book.yml")
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert triggers(workflow) == SAFE_EVENTS
+    assert workflow["concurrency"]["group"] == "pages"
+    assert build["env"]["CNNLAB_MNIST"] == "full"
+    commands = " ".join(step.get("run", "") for step in build["steps"])
+    assert "jupyter-book build . --all -W -n --keep-going" in commands
+    assert "GITHUB_STEP_SUMMARY" in commands
+    uses = [step.get("uses", "") for step in build["steps"] + deploy["steps"]]
+    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    assert any(u.startswith("actions/deploy-pages@") for u in uses)
+    assert any(u.startswith("actions/upload-artifact@") and "reports" in str(s) for u, s in zip(uses, build["steps"]))
+    assert build["permissions"] == {"contents": "read"}
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["needs"] == "build"
+
+
+def test_the_link_check_opens_an_issue_instead_of_failing():
+    workflow = load(ROOT / ".github" / "workflows" / "linkcheck.yml")
+    job = workflow["jobs"]["linkcheck"]
+    check = next(step for step in job["steps"] if step.get("id") == "links")
+    assert check["continue-on-error"] is True and "linkcheck" in check["run"]
+    report = job["steps"][-1]
+    assert report["if"] == "steps.links.outcome == 'failure'" and "gh issue create" in report["run"]
+    assert job["permissions"] == {"contents": "read", "issues": "write"}

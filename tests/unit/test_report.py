@@ -1,0 +1,46 @@
+"""Tests of cnnlab.report on a page shaped like the built execution-statistics page."""
+
+from cnnlab import report
+
+PAGE = """
+<html><body><main>
+<div class="cell_output"><pre>device: cuda (NVIDIA H100)
+torch 2.14.1</pre></div>
+<table class="table"><thead><tr><th><p>Document</p></th><th><p>Modified</p></th><th><p>Method</p></th>
+<th><p>Run Time (s)</p></th><th><p>Status</p></th></tr></thead>
+<tbody><tr><td><p><a href="a.html"><span>book/a</span></a></p></td><td><p>2026-11-24</p></td><td><p>force</p></td>
+<td><p>3.5</p></td><td><p>✅</p></td></tr>
+<tr><td><p>book/b</p></td><td><p>2026-11-24</p></td><td><p>force</p></td><td><p>10.25</p></td><td><p>❌</p></td></tr></tbody></table>
+<table><tr><td>another table</td></tr></table>
+</main></body></html>
+"""
+
+
+def write_page(tmp_path, text=PAGE):
+    path = tmp_path / "book" / "execution-statistics.html"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_reads_rows_and_device(tmp_path):
+    rows, device = report.read_execution_page(write_page(tmp_path))
+    assert device == "cuda (NVIDIA H100)"
+    assert [row["Document"] for row in rows] == ["book/a", "book/b"]
+    assert rows[1]["Run Time (s)"] == "10.25" and rows[1]["Status"] == "❌"
+
+
+def test_summary_table(tmp_path):
+    text = report.summary_markdown(write_page(tmp_path))
+    assert "| book/a | 3.5 | ✅ | cuda (NVIDIA H100) |" in text
+    assert "2 chapters executed in 14 s in total." in text
+
+
+def test_page_without_table(tmp_path):
+    text = report.summary_markdown(write_page(tmp_path, "<html><pre>device: cpu</pre></html>"))
+    assert "has no execution table" in text
+
+
+def test_main_prints_the_summary(tmp_path, capsys):
+    assert report.main([str(write_page(tmp_path))]) == 0
+    assert "| book/b | 10.25 | ❌ |" in capsys.readouterr().out
