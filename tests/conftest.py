@@ -33,7 +33,7 @@ def built_book(tmp_path_factory) -> BuiltBook:
     jupyter_book = shutil.which("jupyter-book") or "jupyter-book"
     start = time.perf_counter()
     process = subprocess.run(
-        [jupyter_book, "build", ".", "-W", "-n", "--keep-going", "--path-output", str(out)],
+        [jupyter_book, "build", ".", "--all", "-W", "-n", "--keep-going", "--path-output", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,5 +42,8 @@ def built_book(tmp_path_factory) -> BuiltBook:
     seconds = time.perf_counter() - start
     log = process.stdout + process.stderr
     (out / "build.log").write_text(log)
+    artifacts = ROOT / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "build.log").write_text(log)
     print(f"\nbook built in {seconds:.0f} s", file=sys.stderr)
     return BuiltBook(out / "_build" / "html", out / "_build" / "jupyter_execute", log, process.returncode, seconds)
