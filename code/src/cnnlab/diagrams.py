@@ -19,6 +19,14 @@ from .conv import _as_image, conv_output_size
 __all__ = ["draw_number_grid", "convolution_figure", "padding_figure", "stride_figure", "layer_order_figure"]
 
 
+def _outline_cells(ax: Axes) -> None:
+    """Thin lines between the cells of an image drawn with ``imshow``, and no ticks."""
+    ax.set_xticks(np.arange(-0.5, ax.get_xlim()[1], 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, ax.get_ylim()[0], 1), minor=True)
+    ax.grid(which="minor", color="0.55", linewidth=0.5)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+
+
 def draw_number_grid(
     ax: Axes,
     values: np.ndarray,
@@ -59,10 +67,7 @@ def draw_number_grid(
         colour = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
         text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
         ax.text(col, row, text, ha="center", va="center", color=colour, fontsize=9)
-    ax.set_xticks(np.arange(-0.5, grid.shape[1], 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, grid.shape[0], 1), minor=True)
-    ax.grid(which="minor", color="0.6", linewidth=0.5)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    _outline_cells(ax)
     if highlight is not None:
         row, col, height, width = highlight
         ax.add_patch(Rectangle((col - 0.5, row - 0.5), width, height, fill=False, edgecolor="tab:red", linewidth=2.5))
@@ -108,10 +113,7 @@ def padding_figure(size: int = 5, padding: int = 1, kernel_size: int = 3) -> Fig
     axes[1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=2.5))
     axes[1].set_title(f"{out}x{out} output")
     for ax in axes:
-        ax.set_xticks(np.arange(-0.5, ax.get_xlim()[1], 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, ax.get_ylim()[0], 1), minor=True)
-        ax.grid(which="minor", color="0.5", linewidth=0.5)
-        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        _outline_cells(ax)
     fig.tight_layout()
     return fig
 
@@ -161,10 +163,7 @@ def stride_figure(size: int = 7, kernel_size: int = 3, stride: int = 2) -> Figur
     axes[0].set_title(f"h={size}, f={kernel_size}, s={stride}")
     axes[1].set_title(f"output {out}x{out}")
     for ax in axes:
-        ax.set_xticks(np.arange(-0.5, ax.get_xlim()[1], 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, ax.get_ylim()[0], 1), minor=True)
-        ax.grid(which="minor", color="0.5", linewidth=0.5)
-        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        _outline_cells(ax)
     fig.tight_layout()
     return fig
 
