@@ -60,6 +60,11 @@ CHAPTER = textwrap.dedent(
 )
 
 
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def chapter(tmp_path):
     path = tmp_path / "chapter.md"
@@ -77,6 +82,8 @@ def test_student_notebook(chapter):
     assert "torch.nn.Linear(" not in text
     assert "layer = None  # ✎\nprint(layer)" in text
     assert "**Exercise: Do it**" in text and "Make a layer." in text
+    numbered = notebooks.student_notebook(write(chapter, CHAPTER.replace("exercise-start} Do it", "exercise-start} Ex 1.2: do it")), "u", "b")
+    assert "**Ex 1.2: do it**" in "\n".join(cell.source for cell in numbered.cells)
     assert "{exercise" not in text and "{solution" not in text and "{doc}" not in text
     assert "see the other chapter." in text
     assert "check(layer)" in text

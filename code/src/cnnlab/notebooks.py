@@ -146,7 +146,9 @@ def _plain_markdown(text: str, in_solution: bool) -> tuple[str, bool]:
         name = match["name"]
         if name == "exercise-start":
             title = match["argument"].strip()
-            pieces.append(("**Exercise" + (f": {title}**" if title else "**")) + "\n")
+            # Titles that carry their own number ("Ex 2.1: ...") need no "Exercise" in front.
+            heading = title if title.startswith("Ex ") else f"Exercise: {title}" if title else "Exercise"
+            pieces.append(f"**{heading}**\n")
         elif name == "solution-start":
             in_solution = True
         elif name == "solution-end":
