@@ -411,3 +411,16 @@ def test_variant():
     rejects(checks.check_variant, None, "the model is None")
     rejects(checks.check_variant, nn.Linear(784, 10), "raised RuntimeError")
     rejects(checks.check_variant, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), r"returned shape \(4, 2\)")
+
+
+def test_network_checks_reject_a_missing_model():
+    for check in (checks.check_conv_channels, checks.check_maxpool, checks.check_linear_layers):
+        rejects(check, None, "model is None: create it with model = MNISTModel()")
+
+
+def test_forward_reports_other_type_errors():
+    class WrongCall(models.MNISTNet):
+        def forward(self, x):
+            return self.fc2(x, x)
+
+    rejects(checks.check_forward, WrongCall(), "model\\(X\\) raised TypeError")

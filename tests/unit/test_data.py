@@ -223,3 +223,11 @@ def test_auto_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch):
 def test_auto_uses_full_when_it_downloads(tmp_path, local_resources):
     source = data.prepare_mnist("auto", tmp_path, mirrors=[local_resources])
     assert source.kind == "full"
+
+
+def test_file_with_extra_bytes_is_reported(tmp_path, sample_root):
+    raw = copy_sample(sample_root, tmp_path)
+    path = raw / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes() + b"\x00" * 10)
+    with pytest.raises(data.MNISTDataError, match=r"MNIST file is corrupt \(too long\)"):
+        data.check_raw_files(tmp_path)
