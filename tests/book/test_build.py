@@ -46,10 +46,10 @@ def test_figures_are_local_and_described(built_book, name):
 @pytest.mark.parametrize(
     ("name", "figures"),
     [
-        ("book/why-convolutions", 1),
+        ("book/why-convolutions", 2),
         ("book/convolution", 2),
         ("book/padding-and-stride", 2),
-        ("book/building-blocks", 1),
+        ("book/building-blocks", 2),
     ],
 )
 def test_theory_figures_are_drawn(built_book, name, figures):

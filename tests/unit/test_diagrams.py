@@ -89,3 +89,36 @@ def test_layer_order_figure_draws_each_layer():
 def test_layer_order_figure_errors(orderings, message):
     with pytest.raises(ValueError, match=message):
         diagrams.layer_order_figure(orderings)
+
+
+def test_stack_figure_labels_each_stage_with_its_shape():
+    fig = diagrams.stack_figure([("input", 1, 28), ("conv1", 10, 24), ("fc", 50, 0)])
+    words = texts(fig.axes[0])
+    assert words == ["input\n1x28x28", "conv1\n10x24x24", "fc\n50"]
+    sheets = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(sheets) == 1 + 8 + 1  # the input, 10 maps shown as 8 sheets, the fully connected bar
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [([], "layers is empty"), ([("conv", 0, 5)], "stage 'conv' has channels=0")],
+)
+def test_stack_figure_errors(layers, message):
+    with pytest.raises(ValueError, match=message):
+        diagrams.stack_figure(layers)
+
+
+def test_filter_volume_figure_states_the_shapes():
+    fig = diagrams.filter_volume_figure(size=6, channels=3, kernel_size=3, filters=2)
+    words = texts(fig.axes[0])
+    assert "input: 3 channels of 6x6\nfilter: 3x3x3 (red, through every channel)" in words
+    assert "output: 2 maps of 4x4,\none per filter" in words
+    red = [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == matplotlib.colors.to_rgb("tab:red")]
+    assert len(red) == 3 + 1  # the window on each input channel, and the output pixel
+
+
+def test_filter_volume_figure_errors():
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        diagrams.filter_volume_figure(size=2, kernel_size=3)
+    with pytest.raises(ValueError, match="channels=0 and filters=2 must both be positive"):
+        diagrams.filter_volume_figure(channels=0)

@@ -82,7 +82,9 @@ def test_student_notebook(chapter):
     assert "torch.nn.Linear(" not in text
     assert "layer = None  # ✎\nprint(layer)" in text
     assert "**Exercise: Do it**" in text and "Make a layer." in text
-    numbered = notebooks.student_notebook(write(chapter, CHAPTER.replace("exercise-start} Do it", "exercise-start} Ex 1.2: do it")), "u", "b")
+    numbered = notebooks.student_notebook(
+        write(chapter, CHAPTER.replace("exercise-start} Do it", "exercise-start} Ex 1.2: do it")), "u", "b"
+    )
     assert "**Ex 1.2: do it**" in "\n".join(cell.source for cell in numbered.cells)
     assert "{exercise" not in text and "{solution" not in text and "{doc}" not in text
     assert "see the other chapter." in text

@@ -16,7 +16,15 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .conv import _as_image, conv_output_size
 
-__all__ = ["draw_number_grid", "convolution_figure", "padding_figure", "stride_figure", "layer_order_figure"]
+__all__ = [
+    "draw_number_grid",
+    "convolution_figure",
+    "padding_figure",
+    "stride_figure",
+    "layer_order_figure",
+    "stack_figure",
+    "filter_volume_figure",
+]
 
 
 def _outline_cells(ax: Axes) -> None:
@@ -210,6 +218,128 @@ def layer_order_figure(orderings: dict[str, Sequence[str]]) -> Figure:
                 ax.add_patch(FancyArrowPatch((x - 0.6, y), (x, y), arrowstyle="-|>", mutation_scale=14, color="0.3"))
     ax.set_xlim(-3.2, 2.2 * width)
     ax.set_ylim(-0.6, len(orderings) - 0.4)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _stack(ax: Axes, x: float, height: float, depth: int, colour: str, label: str) -> float:
+    """Draw ``depth`` offset squares of side ``height`` from ``x``; return the x where the stack ends."""
+    shown = min(depth, 8)  # more sheets would only blur into one
+    step = 0.12
+    for sheet in range(shown):
+        offset = step * sheet
+        ax.add_patch(
+            Rectangle((x + offset, -height / 2 + offset), height, height, facecolor=colour, edgecolor="0.25", linewidth=0.8)
+        )
+    right = x + step * (shown - 1) + height
+    ax.text((x + right) / 2, -height / 2 - 0.35, label, ha="center", va="top", fontsize=9)
+    return right
+
+
+def stack_figure(layers: Sequence[tuple[str, int, int]]) -> Figure:
+    """A network drawn as a row of feature-map stacks, each labelled with its shape.
+
+    Parameters
+    ----------
+    layers : sequence of (name, channels, size)
+        For each stage, a name, its number of channels and its height (= width);
+        a size of 0 draws a fully connected layer of ``channels`` units as a bar.
+
+    Raises
+    ------
+    ValueError
+        If ``layers`` is empty or a stage has no channels.
+    """
+    if not layers:
+        raise ValueError("layers is empty: pass at least one (name, channels, size) stage.")
+    largest = max(size for _, _, size in layers) or 1
+    fig, ax = plt.subplots(figsize=(12, 3.4))
+    x = 0.0
+    colours = {"input": "#dddddd", "conv": "#9ecae1", "pool": "#dadaeb", "fc": "#c7e9c0"}
+    for index, (name, channels, size) in enumerate(layers):
+        if channels < 1:
+            raise ValueError(f"stage {name!r} has channels={channels}: every stage needs at least one channel or unit.")
+        kind = next((key for key in colours if name.lower().startswith(key)), "fc")
+        if size:
+            height = 0.6 + 2.2 * size / largest
+            label = f"{name}\n{channels}x{size}x{size}"
+            right = _stack(ax, x, height, channels, colours[kind], label)
+        else:
+            height = 0.4 + 2.2 * min(channels, 100) / 100
+            ax.add_patch(Rectangle((x, -height / 2), 0.3, height, facecolor=colours["fc"], edgecolor="0.25"))
+            ax.text(x + 0.15, -height / 2 - 0.35, f"{name}\n{channels}", ha="center", va="top", fontsize=9)
+            right = x + 0.3
+        if index < len(layers) - 1:
+            ax.add_patch(FancyArrowPatch((right + 0.1, 0), (right + 0.6, 0), arrowstyle="-|>", mutation_scale=12, color="0.3"))
+        x = right + 0.8
+    ax.set_xlim(-0.2, x)
+    ax.set_ylim(-2.6, 2.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def filter_volume_figure(size: int = 6, channels: int = 3, kernel_size: int = 3, filters: int = 2) -> Figure:
+    """An input of ``channels`` maps, one ``kernel_size x kernel_size x channels`` filter on it, and the maps it makes.
+
+    The filter spans every input channel at once, and each of the ``filters``
+    filters produces one output map; the outlined output pixel is the sum over
+    the outlined input block.
+
+    Raises
+    ------
+    ValueError
+        If the sizes are invalid (see :func:`cnnlab.conv.conv_output_size`).
+    """
+    out = conv_output_size(size, kernel_size)
+    if channels < 1 or filters < 1:
+        raise ValueError(f"channels={channels} and filters={filters} must both be positive.")
+    fig, ax = plt.subplots(figsize=(9, 4))
+    step = 0.9
+    input_colours = plt.get_cmap("Pastel1")
+    for channel in reversed(range(channels)):
+        origin = np.array([channel * step, channel * step])
+        depth = 3 * (channels - channel)  # the first channel is drawn in front
+        ax.add_patch(Rectangle(origin, size, size, facecolor=input_colours(channel % 9), edgecolor="0.3", zorder=depth))
+        for line in range(1, size):
+            ax.plot([origin[0] + line] * 2, [origin[1], origin[1] + size], color="0.6", linewidth=0.4, zorder=depth + 1)
+            ax.plot([origin[0], origin[0] + size], [origin[1] + line] * 2, color="0.6", linewidth=0.4, zorder=depth + 1)
+        window = Rectangle(origin + [1, size - 1 - kernel_size], kernel_size, kernel_size, fill=False, edgecolor="tab:red")
+        window.set(linewidth=2, zorder=depth + 2)
+        ax.add_patch(window)
+    ax.text(
+        (channels - 1) * step + size / 2,
+        -0.7,
+        f"input: {channels} channels of {size}x{size}\n"
+        f"filter: {kernel_size}x{kernel_size}x{channels} (red, through every channel)",
+        ha="center",
+        va="top",
+        fontsize=9,
+    )
+    left = (channels - 1) * step + size + 2.5
+    ax.add_patch(
+        FancyArrowPatch((left - 2.0, size / 2), (left - 0.4, size / 2), arrowstyle="-|>", mutation_scale=14, color="0.3")
+    )
+    output_colours = plt.get_cmap("Set2")
+    for map_index in reversed(range(filters)):
+        origin = np.array([left + map_index * step, map_index * step + (size - out) / 2])
+        ax.add_patch(Rectangle(origin, out, out, facecolor=output_colours(map_index % 8), edgecolor="0.3"))
+        if map_index == 0:
+            # Output row 1, column 1: the window above starts at input row 1, column 1.
+            ax.add_patch(Rectangle(origin + [1, out - 2], 1, 1, fill=False, edgecolor="tab:red", linewidth=2, zorder=50))
+    ax.text(
+        left + (filters - 1) * step / 2 + out / 2,
+        -0.7,
+        f"output: {filters} maps of {out}x{out},\none per filter",
+        ha="center",
+        va="top",
+        fontsize=9,
+    )
+    ax.set_xlim(-0.5, left + (filters - 1) * step + out + 0.5)
+    ax.set_ylim(-2.2, (channels - 1) * step + size + 0.5)
+    ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout()
     return fig
