@@ -217,7 +217,7 @@ def test_auto_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(data.time, "sleep", lambda seconds: None)
     source = data.prepare_mnist("auto", tmp_path, opener=offline)
     assert source.kind == "sample"
-    assert "The full MNIST was not available" in source.note
+    assert "The full MNIST could not be downloaded here" in source.note
 
 
 def test_auto_uses_full_when_it_downloads(tmp_path, local_resources):

@@ -1,21 +1,12 @@
 """Tests of cnnlab.diagrams: what each figure draws, not how it looks."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from cnnlab import conv, diagrams  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from cnnlab import conv, diagrams
 
 
 def texts(ax):
@@ -113,7 +104,7 @@ def test_filter_volume_figure_states_the_shapes():
     words = texts(fig.axes[0])
     assert "input: 3 channels of 6x6\nfilter: 3x3x3 (red, through every channel)" in words
     assert "output: 2 maps of 4x4,\none per filter" in words
-    red = [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == matplotlib.colors.to_rgb("tab:red")]
+    red = [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == to_rgb("tab:red")]
     assert len(red) == 3 + 1  # the window on each input channel, and the output pixel
 
 

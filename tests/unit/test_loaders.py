@@ -84,3 +84,15 @@ def test_dataset_to_tensors_rejects_other_datasets():
         loaders.dataset_to_tensors(Fake())
     with pytest.raises(TypeError, match="dataset.data is a NoneType"):
         loaders.dataset_to_tensors(object())
+
+
+def test_reseed_restarts_the_shuffling_and_leaves_ordered_loaders_alone():
+    X, y = torch.zeros(30, 1), torch.arange(30)
+    loader = loaders.tensor_loader(X, y, 7, shuffle=True, seed=5)
+    first = [b.tolist() for _, b in loader]
+    assert [b.tolist() for _, b in loader] != first
+    loaders.reseed(loader, 5)
+    assert [b.tolist() for _, b in loader] == first
+    ordered = loaders.tensor_loader(X, y, 7)
+    loaders.reseed(ordered, 5)
+    assert [b.tolist() for _, b in ordered][0] == list(range(7))

@@ -366,11 +366,10 @@ def prepare_mnist(
     if mode in ("full", "auto"):
         try:
             folder = download_mnist(root / "full", **download_options)
-        except MNISTDownloadError as error:
+        except MNISTDownloadError:
             if mode == "full":
                 raise
-            reason = str(error).split(" (")[0]
-            fallback = f" The full MNIST was not available ({reason})."
+            fallback = " The full MNIST could not be downloaded here, so the book uses this sample."
         else:
             return MNISTSource("full", folder, "Full MNIST: 60,000 training and 10,000 test digits.")
     else:

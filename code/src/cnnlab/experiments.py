@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from . import models, train
+from . import loaders, models, train
 
 __all__ = ["compare_models"]
 
@@ -27,15 +27,18 @@ def compare_models(
 ) -> pd.DataFrame:
     """Train each model from the same seed for ``num_steps`` steps and test it.
 
-    Every model sees the same batches in the same order (the loader is
-    reseeded before each run by ``seed``), with the same optimiser settings.
+    Every model sees the same batches in the same order (a
+    :func:`cnnlab.loaders.tensor_loader` is reseeded before each run), with the
+    same optimiser settings.
 
     Parameters
     ----------
     factories : dict
         Name -> function that returns a fresh model.
-    train_loader, test_loader
-        Batches ``(X, y)``.
+    train_loader : torch.utils.data.DataLoader
+        Training batches ``(X, y)``, from :func:`cnnlab.loaders.tensor_loader`.
+    test_loader
+        Test batches ``(X, y)``.
     num_steps : int
         Optimisation steps per model.
     lr, momentum : float
@@ -62,9 +65,7 @@ def compare_models(
     loss_fn = nn.CrossEntropyLoss()
     for name, factory in factories.items():
         train.seed_everything(seed)
-        sampler = getattr(getattr(train_loader, "sampler", None), "sampler", None)
-        if getattr(sampler, "generator", None) is not None:
-            sampler.generator.manual_seed(seed)
+        loaders.reseed(train_loader, seed)
         model = factory().to(device)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
         start = time.perf_counter()

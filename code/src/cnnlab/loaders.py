@@ -22,7 +22,7 @@ from torchvision import datasets
 
 from . import data
 
-__all__ = ["dataset_to_tensors", "tensor_loader", "mnist_loaders"]
+__all__ = ["dataset_to_tensors", "tensor_loader", "reseed", "mnist_loaders"]
 
 
 def dataset_to_tensors(dataset: datasets.MNIST) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,6 +117,26 @@ def tensor_loader(
         sampler = SequentialSampler(dataset)
     # batch_size=None: each index the sampler yields is a whole list, fetched in one indexing operation.
     return DataLoader(dataset, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last))
+
+
+def reseed(loader: DataLoader, seed: int) -> None:
+    """Restart the shuffling of a :func:`tensor_loader` from ``seed``.
+
+    After it, the loader yields the same sequence of batches as a new
+    ``tensor_loader(..., shuffle=True, seed=seed)``; a loader that does not
+    shuffle is left as it is.
+
+    Examples
+    --------
+    >>> loader = tensor_loader(torch.zeros(6, 1), torch.arange(6), 3, shuffle=True, seed=1)
+    >>> first = [y.tolist() for _, y in loader]
+    >>> reseed(loader, 1)
+    >>> [y.tolist() for _, y in loader] == first
+    True
+    """
+    sampler = getattr(loader.sampler, "sampler", None)  # tensor_loader: BatchSampler(RandomSampler)
+    if isinstance(sampler, RandomSampler) and sampler.generator is not None:
+        sampler.generator.manual_seed(seed)
 
 
 def mnist_loaders(
