@@ -30,7 +30,7 @@ from cnnlab import benchmark, data
 def synthetic_mnist(folder: Path, num_train: int = 60_000, num_test: int = 10_000, seed: int = 0):
     """Random digits with MNIST's shape and file format, read by torchvision's own loader."""
     rng = np.random.default_rng(seed)
-    raw = folder / "MNIST" / "raw"
+    raw = data.raw_folder(folder)
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, count in (("train", num_train), ("t10k", num_test)):
         data.write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))

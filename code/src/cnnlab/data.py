@@ -39,6 +39,7 @@ __all__ = [
     "MNISTSource",
     "mnist_mode",
     "data_root",
+    "raw_folder",
     "write_idx",
     "check_raw_files",
     "write_mnist_sample",
@@ -120,9 +121,9 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(ROOT_VARIABLE, Path.home() / ".cache" / "cnnlab"))
 
 
-def _raw_folder(folder: Path) -> Path:
-    # torchvision.datasets.MNIST(root) reads root/MNIST/raw/<name>
-    return folder / "MNIST" / "raw"
+def raw_folder(folder: str | os.PathLike) -> Path:
+    """Where ``torchvision.datasets.MNIST(folder)`` reads its raw IDX files: ``folder/MNIST/raw``."""
+    return Path(folder) / "MNIST" / "raw"
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -188,7 +189,7 @@ def check_raw_files(folder: str | os.PathLike) -> dict[str, int]:
         If a file is missing, truncated or corrupt, or images and labels disagree;
         the message names the file and what to do.
     """
-    raw = _raw_folder(Path(folder))
+    raw = raw_folder(Path(folder))
     counts = {name: _check_idx(raw / name, magic) for name, magic in _RAW_FILES.items()}
     for split in ("train", "t10k"):
         images, labels = counts[f"{split}-images-idx3-ubyte"], counts[f"{split}-labels-idx1-ubyte"]
@@ -234,7 +235,7 @@ def write_mnist_sample(folder: str | os.PathLike, test_size: int = SAMPLE_TEST_S
     images = images.reshape(-1, 28, 28).astype(np.uint8)
     labels = labels.astype(np.uint8)
     train_x, test_x, train_y, test_y = train_test_split(images, labels, test_size=test_size, random_state=seed, stratify=labels)
-    raw = _raw_folder(Path(folder))
+    raw = raw_folder(Path(folder))
     raw.mkdir(parents=True, exist_ok=True)
     for name, array in [
         ("train-images-idx3-ubyte", train_x),
@@ -302,7 +303,7 @@ def download_mnist(
         return folder
     except MNISTDataError:
         pass
-    raw = _raw_folder(folder)
+    raw = raw_folder(folder)
     raw.mkdir(parents=True, exist_ok=True)
     mirrors = list(datasets.MNIST.mirrors if mirrors is None else mirrors)
     for filename, md5 in datasets.MNIST.resources:

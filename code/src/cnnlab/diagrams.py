@@ -177,12 +177,14 @@ def stride_figure(size: int = 7, kernel_size: int = 3, stride: int = 2) -> Figur
 
 
 _BLOCK_COLOURS = {
+    "input": "#dddddd",
     "conv": "#9ecae1",
     "strided conv": "#6baed6",
     "batchnorm": "#fdd0a2",
     "relu": "#c7e9c0",
     "max-pool": "#dadaeb",
     "dropout": "#fcbba1",
+    "fc": "#c7e9c0",
 }
 
 
@@ -253,21 +255,22 @@ def stack_figure(layers: Sequence[tuple[str, int, int]]) -> Figure:
     """
     if not layers:
         raise ValueError("layers is empty: pass at least one (name, channels, size) stage.")
+    for name, channels, _ in layers:
+        if channels < 1:
+            raise ValueError(f"stage {name!r} has channels={channels}: every stage needs at least one channel or unit.")
     largest = max(size for _, _, size in layers) or 1
     fig, ax = plt.subplots(figsize=(12, 3.4))
     x = 0.0
-    colours = {"input": "#dddddd", "conv": "#9ecae1", "pool": "#dadaeb", "fc": "#c7e9c0"}
+    colours = {"input": _BLOCK_COLOURS["input"], "conv": _BLOCK_COLOURS["conv"], "pool": _BLOCK_COLOURS["max-pool"]}
     for index, (name, channels, size) in enumerate(layers):
-        if channels < 1:
-            raise ValueError(f"stage {name!r} has channels={channels}: every stage needs at least one channel or unit.")
-        kind = next((key for key in colours if name.lower().startswith(key)), "fc")
         if size:
+            colour = next((colours[key] for key in colours if name.lower().startswith(key)), _BLOCK_COLOURS["fc"])
             height = 0.6 + 2.2 * size / largest
             label = f"{name}\n{channels}x{size}x{size}"
-            right = _stack(ax, x, height, channels, colours[kind], label)
+            right = _stack(ax, x, height, channels, colour, label)
         else:
             height = 0.4 + 2.2 * min(channels, 100) / 100
-            ax.add_patch(Rectangle((x, -height / 2), 0.3, height, facecolor=colours["fc"], edgecolor="0.25"))
+            ax.add_patch(Rectangle((x, -height / 2), 0.3, height, facecolor=_BLOCK_COLOURS["fc"], edgecolor="0.25"))
             ax.text(x + 0.15, -height / 2 - 0.35, f"{name}\n{channels}", ha="center", va="top", fontsize=9)
             right = x + 0.3
         if index < len(layers) - 1:
