@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from bookpaths import ROOT, chapters_with_code
-from cnnlab import notebooks
+from booktools import notebooks
 
 pytestmark = pytest.mark.book
 
@@ -43,4 +43,4 @@ def test_checked_cells_exist():
 
 def test_student_notebooks_are_up_to_date():
     stale = notebooks.write_student_notebooks(ROOT, check=True)
-    assert stale == [], f"regenerate with `python -m cnnlab.notebooks`: {stale}"
+    assert stale == [], f"regenerate with `python -m booktools.notebooks`: {stale}"

@@ -1,11 +1,15 @@
-"""Tests of cnnlab.report on a page shaped like the built execution-statistics page."""
+"""Tests of booktools.report on a page shaped like the built execution-statistics page."""
 
-from cnnlab import report
+import json
+
+from booktools import report
 
 PAGE = """
 <html><body><main>
 <div class="cell_output"><pre>device: cuda (NVIDIA H100)
 torch 2.14.1</pre></div>
+<table class="dataframe"><thead><tr><th>chapter</th><th>peak memory (MB)</th></tr></thead>
+<tbody><tr><td>book/a</td><td>512</td></tr></tbody></table>
 <table class="table"><thead><tr><th><p>Document</p></th><th><p>Modified</p></th><th><p>Method</p></th>
 <th><p>Run Time (s)</p></th><th><p>Status</p></th></tr></thead>
 <tbody><tr><td><p><a href="a.html"><span>book/a</span></a></p></td><td><p>2026-11-24</p></td><td><p>force</p></td>
@@ -17,10 +21,11 @@ torch 2.14.1</pre></div>
 
 
 def write_page(tmp_path, text=PAGE):
-    path = tmp_path / "book" / "execution-statistics.html"
+    html = tmp_path / "html"
+    path = html / "book" / "execution-statistics.html"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
-    return tmp_path
+    return html
 
 
 def test_reads_rows_and_device(tmp_path):
@@ -31,8 +36,12 @@ def test_reads_rows_and_device(tmp_path):
 
 
 def test_summary_table(tmp_path):
-    text = report.summary_markdown(write_page(tmp_path))
-    assert "| book/a | 3.5 | ✅ | cuda (NVIDIA H100) |" in text
+    html = write_page(tmp_path)
+    text = report.summary_markdown(html)
+    assert "| book/a | 3.5 | ? | ✅ | cuda (NVIDIA H100) |" in text
+    record = {"chapter": "book/a", "peak_memory_mb": 1234.5, "wall_s": 4.0}
+    (tmp_path / "kernel-usage.jsonl").write_text(json.dumps(record) + "\n")
+    assert "| book/a | 3.5 | 1,234 | ✅ |" in report.summary_markdown(html)
     assert "2 chapters executed in 14 s in total." in text
 
 
@@ -43,4 +52,4 @@ def test_page_without_table(tmp_path):
 
 def test_main_prints_the_summary(tmp_path, capsys):
     assert report.main([str(write_page(tmp_path))]) == 0
-    assert "| book/b | 10.25 | ❌ |" in capsys.readouterr().out
+    assert "| book/b | 10.25 | ? | ❌ |" in capsys.readouterr().out

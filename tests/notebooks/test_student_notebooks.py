@@ -1,4 +1,4 @@
-"""The student notebooks run, and every blank is caught by its self-check, not by a crash elsewhere."""
+"""The student notebooks are plain Jupyter, they run, and every blank is caught by its self-check."""
 
 import os
 
@@ -7,8 +7,12 @@ import pytest
 from nbclient import NotebookClient
 
 from bookpaths import ROOT
+from booktools import notebooks
+from booktools.myst_plain import markdown_parser, myst_leftovers
 
-pytestmark = pytest.mark.book
+pytestmark = pytest.mark.notebooks
+
+STUDENT_NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 EXERCISE_CHAPTERS = sorted(
     path.stem for path in (ROOT / "book").glob("*.md") if "checks.check_" in path.read_text(encoding="utf-8")
@@ -49,6 +53,21 @@ def test_blanks_are_caught_by_the_self_checks(name):
     assert first_error.ename == "SelfCheckError", (
         f"the first failure is not a self-check:\n{first_cell.source}\n{first_error.evalue}"
     )
+
+
+def test_every_chapter_with_code_has_a_student_notebook():
+    assert [path.stem for path in STUDENT_NOTEBOOKS] == [path.stem for path in notebooks.chapters_with_code(ROOT / "book")]
+
+
+@pytest.mark.parametrize("path", STUDENT_NOTEBOOKS, ids=lambda path: path.stem)
+def test_no_myst_syntax_is_left(path):
+    parser = markdown_parser(notebooks.Book.from_config(ROOT).extensions)
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            assert myst_leftovers(parser, cell.source) == [], f"{path.name}:\n{cell.source}"
+        else:
+            assert "{code-cell}" not in cell.source and "NBVAL_" not in cell.source, f"{path.name}:\n{cell.source}"
 
 
 def test_colab_cell_comes_first_and_does_nothing_here():

@@ -1,0 +1,42 @@
+"""Every chapter's kernel fits a free Binder session, measured during the book build."""
+
+import shutil
+
+import pytest
+from bs4 import BeautifulSoup
+
+from bookpaths import ROOT, chapters_with_code
+from booktools.kernel_usage import read_usage, usage_file
+
+pytestmark = pytest.mark.book
+
+BUDGET_MB = 1500  # mybinder.org gives 1 to 2 GB
+
+
+@pytest.fixture(scope="module")
+def usage(built_book):
+    assert built_book.returncode == 0, "the book build failed; see test_build"
+    path = usage_file(built_book.html)
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    shutil.copy(path, ROOT / "artifacts" / "kernel-usage.jsonl")
+    return {record["chapter"]: record for record in read_usage(path)}
+
+
+def test_every_chapter_is_measured_once(usage, built_book):
+    assert sorted(usage) == sorted(chapters_with_code())
+    assert len(read_usage(usage_file(built_book.html))) == len(usage)
+
+
+@pytest.mark.parametrize("name", chapters_with_code())
+def test_kernel_stays_within_the_binder_budget(usage, name):
+    record = usage[name]
+    assert 50 < record["peak_memory_mb"] < BUDGET_MB, f"{name}: {record}"
+    assert record["wall_s"] > 0
+
+
+def test_statistics_page_shows_the_table(usage, built_book):
+    soup = BeautifulSoup((built_book.html / "book" / "execution-statistics.html").read_text(), "html.parser")
+    table = next(table for table in soup.find_all("table") if "peak memory (MB)" in table.get_text())
+    shown = {row.find("th").get_text(strip=True) for row in table.find("tbody").find_all("tr")}
+    # The page runs last and shows every chapter measured before it.
+    assert shown == set(usage) - {"book/execution-statistics"}

@@ -1,0 +1,1 @@
+"""Build-only tools of the course book; students never need them."""

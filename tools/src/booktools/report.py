@@ -1,0 +1,94 @@
+"""A summary of a book build for a CI job: which chapter ran how long, in how much memory, on which device.
+
+Reads the built execution-statistics page, whose ``{nb-exec-table}`` lists
+every executed chapter and whose first cell prints the device, and the kernel
+record of :mod:`booktools.kernel_usage`, and writes a Markdown table::
+
+    python -m booktools.report _build/html >> "$GITHUB_STEP_SUMMARY"
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from booktools.kernel_usage import read_usage, usage_file
+
+__all__ = ["read_execution_page", "summary_markdown"]
+
+STATISTICS_PAGE = Path("book") / "execution-statistics.html"
+RUN_TIME = "Run Time (s)"
+
+
+def read_execution_page(html_dir: str | Path) -> tuple[list[dict[str, str]], str]:
+    """The execution table's rows and the device line of a built book.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the build has no execution-statistics page.
+    ValueError
+        If the page holds no execution table.
+    """
+    path = Path(html_dir) / STATISTICS_PAGE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: build the book first (jupyter-book build .).")
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    for table in soup.find_all("table"):
+        header = [cell.get_text(" ", strip=True) for cell in table.find_all("th")]
+        if RUN_TIME in header:
+            body = table.find("tbody") or table
+            rows = [[cell.get_text(" ", strip=True) for cell in row.find_all("td")] for row in body.find_all("tr")]
+            records = [dict(zip(header, row)) for row in rows if row]
+            break
+    else:
+        raise ValueError(f"{path} has no execution table: keep the {{nb-exec-table}} directive on that page.")
+    outputs = [pre.get_text() for pre in soup.find_all("pre")]
+    device = next((line for text in outputs for line in text.splitlines() if line.startswith("device:")), "device: unknown")
+    return records, device.removeprefix("device:").strip()
+
+
+def summary_markdown(html_dir: str | Path) -> str:
+    """A Markdown table: chapter, execution time, peak memory, status and device.
+
+    Examples
+    --------
+    >>> print(summary_markdown("no-build/html"))
+    ### Book build
+    <BLANKLINE>
+    No execution statistics: no-build/html/book/execution-statistics.html not found: build the book first (jupyter-book build .).
+    """
+    try:
+        rows, device = read_execution_page(html_dir)
+    except (FileNotFoundError, ValueError) as error:
+        return f"### Book build\n\nNo execution statistics: {error}"
+    try:
+        memory = {record["chapter"]: record["peak_memory_mb"] for record in read_usage(usage_file(html_dir))}
+    except FileNotFoundError:
+        memory = {}
+    lines = [
+        "### Book build",
+        "",
+        "| chapter | execution time (s) | kernel peak memory (MB) | status | device |",
+        "| --- | ---: | ---: | :---: | --- |",
+    ]
+    for row in rows:
+        chapter = row.get("Document", "?")
+        peak = f"{memory[chapter]:,.0f}" if chapter in memory else "?"
+        lines.append(f"| {chapter} | {row.get(RUN_TIME, '?')} | {peak} | {row.get('Status', '?')} | {device} |")
+    total = sum(float(row.get(RUN_TIME) or 0) for row in rows)
+    lines += ["", f"{len(rows)} chapters executed in {total:.0f} s in total."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print the summary of the build in ``argv[0]`` (default ``_build/html``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    print(summary_markdown(argv[0] if argv else "_build/html"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
