@@ -1,4 +1,4 @@
-"""Time the seed's MNIST idiom against the book's data path, side by side, in one process.
+"""Time the original practical's MNIST recipe against the book's data path, side by side, in one process.
 
     python benchmarks/training_speed.py                    # MNIST per CNNLAB_MNIST (auto), CPU and CUDA if present
     python benchmarks/training_speed.py --data synthetic   # random digits of MNIST's shape
@@ -7,7 +7,7 @@
 Every recipe trains the practical's network on the same number of images (one
 full MNIST epoch, 60,000, by default, cycling a smaller set) from the same seed,
 and is tested on the same test set. The table gives seconds per 60,000
-images, images per second, test accuracy and the speed-up over the seed idiom.
+images, images per second, test accuracy and the speed-up over the original practical's recipe.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ def test_figures_are_local_and_described(built_book, name):
     for image in soup.find_all("img"):
         source = image.get("src", "")
         assert not re.match(r"(https?:)?//", source), f"{name} loads an external image {source}"
+        if source.startswith("data:image/"):
+            # A step-through player's frame, inline; its alternative text is the frame's description.
+            assert image.get("alt", "").strip(), f"{name}: an inline image has no alternative text"
+            continue
         if "logo" in image.get("class", []) or source.endswith(".svg"):
             continue
         assert (built_book.html / name).parent.joinpath(source).resolve().exists(), source
@@ -56,6 +60,14 @@ def test_theory_figures_are_drawn(built_book, name, figures):
     soup = page(built_book, name)
     drawn = [f for f in soup.find_all("figure") if f.find("img", src=re.compile(r"\.png$"))]
     assert len(drawn) == figures
+
+
+@pytest.mark.parametrize(("name", "players"), [("book/convolution", 1), ("book/padding-and-stride", 2)])
+def test_step_through_players_are_in_the_page(built_book, name, players):
+    found = page(built_book, name).select("figure.cnnlab-player")
+    assert len(found) == players
+    for player in found:
+        assert player.find_next("script") is not None and player.img["src"].startswith("data:image/png;base64,")
 
 
 def test_intended_error_is_shown(built_book):

@@ -166,3 +166,58 @@ def test_no_serious_accessibility_violations(open_page, path):
         if violation["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+PLAYERS = [("book/convolution.html", [16]), ("book/padding-and-stride.html", [25, 9])]
+
+
+@pytest.mark.parametrize(("path", "steps"), PLAYERS)
+def test_step_through_animations(open_page, path, steps):
+    page, problems = open_page(path)
+    players = page.locator("figure.cnnlab-player")
+    assert players.count() == len(steps)
+    for index, count in enumerate(steps):
+        player = players.nth(index)
+        image, caption, counter = player.locator("img"), player.locator("figcaption"), player.locator(".cnnlab-counter")
+        player.scroll_into_view_if_needed()
+        assert counter.inner_text() == f"step 1 of {count}"
+        first_src, first_caption = image.get_attribute("src"), caption.inner_text()
+        assert image.get_attribute("alt") == first_caption
+        player.get_by_role("button", name="Next step").click()
+        assert counter.inner_text() == f"step 2 of {count}"
+        assert image.get_attribute("src") != first_src and caption.inner_text() != first_caption
+        assert image.get_attribute("alt") == caption.inner_text()
+        player.get_by_role("button", name="Last step").click()
+        assert counter.inner_text() == f"step {count} of {count}"
+        player.get_by_role("button", name="Previous step").click()
+        assert counter.inner_text() == f"step {count - 1} of {count}"
+        player.get_by_role("button", name="First step").click()
+        assert image.get_attribute("src") == first_src
+        play = player.get_by_role("button", name="Play the steps")
+        play.click()
+        assert play.get_attribute("aria-pressed") == "true"
+        page.wait_for_function(f"(element) => element.textContent !== 'step 1 of {count}'", arg=counter.element_handle())
+        play.click()
+        assert play.get_attribute("aria-pressed") == "false"
+        stopped = counter.inner_text()
+        page.wait_for_timeout(1500)
+        assert counter.inner_text() == stopped, "the animation kept playing after Pause"
+    assert problems.console_errors == [] and problems.foreign == []
+
+
+@pytest.mark.parametrize("path", EXERCISE_PAGES)
+def test_hints_come_before_solutions_and_open_on_click(open_page, path):
+    page, _ = open_page(path)
+    hints = page.locator("div.admonition.dropdown", has=page.locator("p.admonition-title", has_text="Hint"))
+    assert hints.count() >= 3
+    for index in range(hints.count()):
+        hint = hints.nth(index)
+        body = hint.locator("p").nth(1)
+        assert not body.is_visible(), f"hint {index} is open before a click"
+        hint.locator("button.toggle-button").click()
+        body.wait_for(state="visible")
+    order = page.evaluate(
+        """() => Array.from(document.querySelectorAll('div.admonition.dropdown, div.solution'))
+                   .map(e => e.classList.contains('solution') ? 'solution' : 'hint')"""
+    )
+    assert order[0] == "hint" and order.index("solution") > 0

@@ -1,426 +1,1035 @@
-"""Every self-check accepts the solution and names the mistake in realistic wrong answers."""
+"""The self-checks, tried as students answer: realistic answers to every task, run in one process.
 
-import numpy as np
+Each case is an answer a student could write, most of them the reference
+solution with one line changed. A wrong answer must raise ``SelfCheckError``
+with a message that names its real cause and the fix; an answer that is right
+in another way must pass. No case may end in any other exception.
+
+The cases are grouped by the kind of mistake (``KIND``), which
+``test_the_suite_covers_every_kind`` counts.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
+import torch
+
+from cnnlab import checks, models
+
+PRELUDE = """\
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from sklearn.metrics import f1_score
+import torch.optim as optim
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, precision_score, recall_score
+from cnnlab import models
+"""
 
-from cnnlab import checks, models, train
-
-
-def rejects(check, answer, message):
-    with pytest.raises(checks.SelfCheckError, match=message):
-        check(*answer) if isinstance(answer, tuple) else check(answer)
-
-
-# Exercise 1 ---------------------------------------------------------------------------
-
-
-def test_conv_layer():
-    assert "1.1" in repr(checks.check_conv_layer(nn.Conv2d(3, 2, 3)))
-
-
-@pytest.mark.parametrize(
-    ("answer", "message"),
-    [
-        (None, "operation is still None: replace it with nn.Conv2d"),
-        (nn.Conv2d, "operation is the class Conv2d itself"),
-        (nn.Conv2d(1, 2, 3), "operation has in_channels=1 but the image has 3 channels"),
-        (nn.Conv2d(3, 3, 3), "operation has out_channels=3 but the task asks for 2"),
-        (nn.Conv2d(3, 2, 5), r"operation has kernel_size=\(5, 5\)"),
-        (nn.Conv2d(3, 2, 3, stride=2), r"operation has stride=\(2, 2\)"),
-        (nn.Conv2d(3, 2, 3, padding=1), "start without padding"),
-        (nn.Conv1d(3, 2, 3), "operation is Conv1d, not nn.Conv2d"),
-        (F.conv2d, "operation is a builtin_function_or_method, not nn.Conv2d"),
-    ],
-)
-def test_conv_layer_rejects(answer, message):
-    rejects(checks.check_conv_layer, answer, message)
+KINDS = {
+    "right": "correct in another way: must pass",
+    "wrong": "a plain mistake: the message names it",
+    "blank": "a blank left as it was",
+    "behaviour": "checked by behaviour, not by counting modules",
+    "traceback": "formerly a raw traceback",
+    "true": "formerly a false or misleading message",
+    "shape": "a shape error named at its layer",
+    "hidden": "a mistake the sample data cannot reveal",
+}
 
 
-def test_padded_conv_layer():
-    checks.check_padded_conv_layer(nn.Conv2d(3, 2, 3, padding=1))
-    checks.check_padded_conv_layer(nn.Conv2d(3, 2, 3, padding="same"))  # PyTorch stores (1, 1)
-    rejects(checks.check_padded_conv_layer, nn.Conv2d(3, 2, 3), "a 100x100 image becomes 98x98: pass padding=1")
-    rejects(checks.check_padded_conv_layer, nn.Conv2d(3, 2, 3, padding=2), "padding=")
-    rejects(checks.check_padded_conv_layer, None, "still None")
+@dataclass
+class Case:
+    id: str
+    kind: str
+    check: Any
+    answer: Any  # a callable that returns the arguments of the check
+    expected: str | None  # a regular expression the message must match, or None: must pass
 
 
-def test_pools():
-    checks.check_pool_3x3(nn.MaxPool2d(3, stride=1))
-    checks.check_pool_4x2(nn.MaxPool2d((4, 2), stride=2))
-    checks.check_pool_4x2(nn.MaxPool2d((4, 2), stride=(2, 2)))
+def define(code: str, name: str):
+    namespace: dict = {}
+    exec(PRELUDE + textwrap.dedent(code), namespace)  # noqa: S102 - the answers are the suite's own code
+    return namespace[name]
 
 
-@pytest.mark.parametrize(
-    ("check", "answer", "message"),
-    [
-        (checks.check_pool_3x3, nn.MaxPool2d(3), r"stride=\(3, 3\) \(PyTorch's default stride is the kernel size\)"),
-        (checks.check_pool_3x3, nn.AvgPool2d(3, stride=1), "maxpoolop is AvgPool2d, not nn.MaxPool2d"),
-        (checks.check_pool_3x3, nn.MaxPool2d(2, stride=1), r"kernel_size=\(2, 2\) but the task asks for 3x3"),
-        (checks.check_pool_3x3, None, "maxpoolop is still None"),
-        (checks.check_pool_4x2, nn.MaxPool2d((2, 4), stride=2), "height and width swapped"),
-        (checks.check_pool_4x2, nn.MaxPool2d((4, 2)), r"stride=\(4, 2\) \(PyTorch's default"),
-        (checks.check_pool_4x2, nn.MaxPool2d(4, stride=2), r"kernel_size=\(4, 4\) but the task asks for 4x2"),
-    ],
-)
-def test_pools_reject(check, answer, message):
-    rejects(check, answer, message)
+def edit(source: str, *changes: tuple[str, str]) -> str:
+    for old, new in changes:
+        assert old in source, f"{old!r} is not in the reference answer"
+        source = source.replace(old, new, 1)
+    return source
 
 
-# Exercise 2.1 -------------------------------------------------------------------------
+CASES: list[Case] = []
 
 
-class Net(models.MNISTNet):
-    """The solution, with one thing changed by keyword."""
+def case(id, kind, check, answer, expected=None):
+    assert kind in KINDS and not any(existing.id == id for existing in CASES), id
+    CASES.append(Case(id, kind, check, answer, expected))
 
-    def __init__(self, forward="solution", **layers):
+
+# Exercise 1.1: a convolution -------------------------------------------------------------
+
+for id, kind, layer, expected in [
+    ("keywords", "right", "nn.Conv2d(in_channels=3, out_channels=2, kernel_size=3)", None),
+    ("positional", "right", "nn.Conv2d(3, 2, 3)", None),
+    ("kernel tuple", "right", "nn.Conv2d(3, 2, (3, 3))", None),
+    ("explicit defaults", "right", "nn.Conv2d(3, 2, 3, stride=1, padding=0)", None),
+    ("padding valid", "right", "nn.Conv2d(3, 2, 3, padding='valid')", None),
+    ("blank", "blank", "None", "operation is still a blank \\(None\\): replace it with nn.Conv2d"),
+    ("class", "wrong", "nn.Conv2d", "operation is the class Conv2d itself: create a layer by calling it"),
+    ("in 1", "wrong", "nn.Conv2d(1, 2, 3)", "in_channels=1 but the image has 3 channels"),
+    ("channels swapped", "wrong", "nn.Conv2d(2, 3, 3)", "in_channels=2 but the image has 3 channels"),
+    ("out 3", "wrong", "nn.Conv2d(3, 3, 3)", "out_channels=3 but the task asks for 2"),
+    ("kernel 2", "wrong", "nn.Conv2d(3, 2, 2)", r"kernel_size=\(2, 2\) but the task asks for 3x3"),
+    ("stride 2", "wrong", "nn.Conv2d(3, 2, 3, stride=2)", r"stride=\(2, 2\): keep the default stride of 1"),
+    ("padded too early", "true", "nn.Conv2d(3, 2, 3, padding=1)", "a 100x100 image becomes 100x100: start without padding"),
+    ("conv1d", "wrong", "nn.Conv1d(3, 2, 3)", "operation is Conv1d, not nn.Conv2d"),
+    ("functional", "wrong", "F.conv2d", "operation is a builtin_function_or_method, not nn.Conv2d"),
+    ("no bias", "wrong", "nn.Conv2d(3, 2, 3, bias=False)", r"no bias \(bias=False\)"),
+]:
+    case(f"1.1 {id}", kind, checks.check_conv_layer, lambda layer=layer: [eval(layer)], expected)
+
+for id, kind, layer, expected in [
+    ("padding 1", "right", "nn.Conv2d(3, 2, 3, padding=1)", None),
+    ("same", "right", "nn.Conv2d(3, 2, 3, padding='same')", None),
+    ("pair", "right", "nn.Conv2d(3, 2, 3, padding=(1, 1))", None),
+    ("reflect", "right", "nn.Conv2d(3, 2, 3, padding=1, padding_mode='reflect')", None),
+    ("no padding", "wrong", "nn.Conv2d(3, 2, 3)", "a 100x100 image becomes 98x98: padding=1 keeps 100x100"),
+    ("padding 2", "true", "nn.Conv2d(3, 2, 3, padding=2)", "padding=2, so a 100x100 image becomes 102x102"),
+    ("blank", "blank", "...", r"operation is still a blank \(Ellipsis\)"),
+]:
+    case(f"1.1 padding {id}", kind, checks.check_padded_conv_layer, lambda layer=layer: [eval(layer)], expected)
+
+# Exercise 1.2: max-pooling -----------------------------------------------------------------
+
+for id, kind, layer, expected in [
+    ("keywords", "right", "nn.MaxPool2d(kernel_size=3, stride=1)", None),
+    ("positional", "right", "nn.MaxPool2d(3, 1)", None),
+    ("tuples", "right", "nn.MaxPool2d((3, 3), stride=(1, 1))", None),
+    ("default stride", "wrong", "nn.MaxPool2d(3)", r"stride=\(3, 3\) \(PyTorch's default stride is the kernel size\)"),
+    ("padded", "wrong", "nn.MaxPool2d(3, stride=1, padding=1)", "padding=1, so 100x100 images become 100x100 instead of 98x98"),
+    ("average", "wrong", "nn.AvgPool2d(3, stride=1)", "maxpoolop is AvgPool2d, not nn.MaxPool2d"),
+    ("window 2", "wrong", "nn.MaxPool2d(2, stride=1)", r"kernel_size=\(2, 2\) but the task asks for 3x3"),
+    ("dilated", "wrong", "nn.MaxPool2d(3, stride=1, dilation=2)", "keep dilation=1"),
+    ("blank", "blank", "None", "maxpoolop is still a blank"),
+]:
+    case(f"1.2.1 {id}", kind, checks.check_pool_3x3, lambda layer=layer: [eval(layer)], expected)
+
+for id, kind, layer, expected in [
+    ("tuple", "right", "nn.MaxPool2d((4, 2), stride=2)", None),
+    ("tuples", "right", "nn.MaxPool2d(kernel_size=(4, 2), stride=(2, 2))", None),
+    ("ceil mode", "right", "nn.MaxPool2d((4, 2), 2, ceil_mode=True)", None),
+    ("swapped", "wrong", "nn.MaxPool2d((2, 4), stride=2)", "height and width swapped"),
+    ("default stride", "wrong", "nn.MaxPool2d((4, 2))", r"stride=\(4, 2\) \(PyTorch's default"),
+    ("square", "wrong", "nn.MaxPool2d(4, stride=2)", r"kernel_size=\(4, 4\) but the task asks for 4x2"),
+    ("stride pair", "wrong", "nn.MaxPool2d((4, 2), stride=(2, 1))", r"stride=\(2, 1\) but the task asks for stride=2"),
+]:
+    case(f"1.2.2 {id}", kind, checks.check_pool_4x2, lambda layer=layer: [eval(layer)], expected)
+
+# Exercise 2.1: the network -----------------------------------------------------------------
+
+MODEL = """\
+class MNISTModel(nn.Module):
+    def __init__(self):
         super().__init__()
-        for name, layer in layers.items():
-            setattr(self, name, layer)
-        self.variant = forward
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.fc1 = nn.Linear(20 * 4 * 4, 50)
+        self.fc2 = nn.Linear(50, 10)
 
     def forward(self, x):
-        if self.variant == "solution":
-            return super().forward(x)
-        x = F.relu(self.maxpool(self.conv1(x)))
-        if self.variant == "no relu in blocks":
-            x = self.maxpool(self.conv2(x))
-        else:
-            x = F.relu(self.maxpool(self.conv2(x)))
-        x = x.flatten(1)
-        if self.variant == "no relu between fc":
-            return self.fc2(self.fc1(x))
-        x = self.fc2(F.relu(self.fc1(x)))
-        return {
-            "softmax": F.softmax(x, dim=1),
-            "log_softmax": F.log_softmax(x, dim=1),
-            "relu at the end": F.relu(x),
-            "none": None,
-            "wrong shape": x[:, :5],
-            "swapped": self.fc2(
-                F.relu(
-                    self.fc1(
-                        F.relu(
-                            self.maxpool(self.conv2(F.relu(self.maxpool(self.conv1(x.new_zeros(len(x), 1, 28, 28))))))
-                        ).flatten(1)
-                    )
-                )
-            ),
-        }.get(self.variant, x)
+        x = self.conv1(x)
+        x = self.maxpool(x)
+        x = F.relu(x)
+        x = self.conv2(x)
+        x = self.maxpool(x)
+        x = F.relu(x)
+        x = x.flatten(start_dim=1)
+        x = self.fc1(x)
+        x = F.relu(x)
+        x = self.fc2(x)
+        return x
+"""
+BLOCK_2 = "        x = self.conv2(x)\n        x = self.maxpool(x)\n        x = F.relu(x)\n"
+
+for id, kind, changes, expected in [
+    ("reference", "right", [], None),
+    ("pool default stride", "right", [("nn.MaxPool2d(kernel_size=2, stride=2)", "nn.MaxPool2d(2)")], None),
+    ("view", "right", [("x.flatten(start_dim=1)", "x.view(-1, 320)")], None),
+    ("view batch", "right", [("x.flatten(start_dim=1)", "x.view(x.size(0), -1)")], None),
+    ("relu before pool", "right", [(BLOCK_2, "        x = F.relu(self.conv2(x))\n        x = self.maxpool(x)\n")], None),
+    ("torch.relu", "right", [("x = F.relu(x)\n        x = self.fc2", "x = torch.relu(x)\n        x = self.fc2")], None),
+    (
+        "functional pool",
+        "right",
+        [
+            (
+                "x = self.maxpool(x)\n        x = F.relu(x)\n        x = self.conv2",
+                "x = F.max_pool2d(x, 2)\n        x = F.relu(x)\n        x = self.conv2",
+            )
+        ],
+        None,
+    ),
+    ("3 channels", "wrong", [("nn.Conv2d(1, 10", "nn.Conv2d(3, 10")], "conv1 has in_channels=3 but MNIST images have 1 channel"),
+    (
+        "conv2 in 20",
+        "wrong",
+        [("nn.Conv2d(10, 20", "nn.Conv2d(20, 20")],
+        "conv2 has in_channels=20 but conv1 produces 10 channels",
+    ),
+    (
+        "kernel 3",
+        "wrong",
+        [("nn.Conv2d(1, 10, kernel_size=5)", "nn.Conv2d(1, 10, kernel_size=3)")],
+        r"conv1 has kernel_size=\(3, 3\)",
+    ),
+    ("pool stride 1", "wrong", [("stride=2)", "stride=1)")], "self.maxpool has stride=1 but should move 2 pixels"),
+    ("pool padding", "behaviour", [("stride=2)", "stride=2, padding=1)")], "self.maxpool has padding=1, which changes the sizes"),
+    ("fc1 500", "wrong", [("20 * 4 * 4", "500")], "fc1 has in_features=500 but conv2's output is 20 channels x 4 x 4 = 320"),
+    ("fc2 out 2", "wrong", [("nn.Linear(50, 10)", "nn.Linear(50, 2)")], "fc2 has out_features=2 but there are 10 digits"),
+    ("softmax", "wrong", [("        return x\n", "        return F.softmax(x, dim=1)\n")], "the outputs are probabilities"),
+    ("log_softmax", "wrong", [("        return x\n", "        return F.log_softmax(x, dim=1)\n")], "log-probabilities"),
+    (
+        "relu on logits",
+        "wrong",
+        [("        return x\n", "        return F.relu(x)\n")],
+        "never negative \\(a ReLU after the last layer\\)",
+    ),
+    (
+        "no relu between fc",
+        "wrong",
+        [("x = F.relu(x)\n        x = self.fc2", "x = self.fc2")],
+        "there is no ReLU between fc1 and fc2",
+    ),
+    (
+        "no relu block 1",
+        "behaviour",
+        [("x = self.maxpool(x)\n        x = F.relu(x)\n        x = self.conv2", "x = self.maxpool(x)\n        x = self.conv2")],
+        "the first convolutional block has no ReLU",
+    ),
+    (
+        "conv1 twice",
+        "shape",
+        [("        x = self.conv2(x)\n", "        x = self.conv1(x)\n")],
+        r"self.conv1 takes 1 input channel\(s\) but received 10 .* runs a second time",
+    ),
+    (
+        "conv2 first",
+        "shape",
+        [("        x = self.conv1(x)\n", "        x = self.conv2(x)\n")],
+        r"self.conv2 takes 10 input channel\(s\) but received 1 .* should use self.conv1",
+    ),
+    (
+        "no flatten",
+        "shape",
+        [("        x = x.flatten(start_dim=1)\n", "")],
+        r"self.fc1 received a 4-D input \(4, 20, 4, 4\): flatten it",
+    ),
+    (
+        "no super",
+        "traceback",
+        [("        super().__init__()\n", "")],
+        "building MNISTModel\\(\\) failed with AttributeError: cannot assign module before Module.__init__",
+    ),
+    (
+        "typo",
+        "traceback",
+        [("nn.Linear(50, 10)", "nn.linear(50, 10)")],
+        "building MNISTModel\\(\\) failed with AttributeError: .*has no attribute 'linear'",
+    ),
+    ("blank layer", "blank", [("nn.Conv2d(10, 20, kernel_size=5)", "None")], r"self.conv2 is still a blank \(None\)"),
+    ("blank forward", "blank", [("x = self.fc1(x)", "x = None")], "Something is still None: fill in every blank"),
+    ("no return", "wrong", [("        return x\n", "")], "forward returned None: return the output of the last layer"),
+]:
+    case(f"2.1 {id}", kind, checks.check_network, lambda changes=changes: [define(edit(MODEL, *changes), "MNISTModel")], expected)
+
+case("2.1 instance", "right", checks.check_network, lambda: [define(MODEL, "MNISTModel")()])
+case("2.1 blank class", "blank", checks.check_network, lambda: [None], r"MNISTModel is still a blank")
+
+# Exercise 2.2: loss and optimiser ----------------------------------------------------------
+
+SGD = "optim.SGD(model.parameters(), lr=0.001, momentum=0.9)"
 
 
-def test_network_checks_accept_the_solution():
-    model = models.MNISTNet()
-    for check in (checks.check_conv_channels, checks.check_maxpool, checks.check_linear_layers, checks.check_forward):
-        assert isinstance(check(model), checks.Passed)
+def loss_and_optimizer(loss_fn: str, optimizer: str = SGD):
+    namespace: dict = {}
+    exec(PRELUDE, namespace)  # noqa: S102 - the answers are the suite's own code
+    model = models.MNISTModel()
+    namespace.update(model=model, other=models.MNISTModel())
+    return [eval(loss_fn, namespace), eval(optimizer, namespace), model]
 
 
-@pytest.mark.parametrize(
-    ("layers", "message"),
-    [
-        ({"conv1": nn.Conv2d(3, 10, 5)}, "conv1 has in_channels=3 but MNIST images have 1 channel"),
-        ({"conv1": nn.Conv2d(1, 20, 5)}, "conv1 has out_channels=20 but should learn 10 filters"),
-        ({"conv2": nn.Conv2d(20, 20, 5)}, "conv2 has in_channels=20 but conv1 produces 10 channels"),
-        ({"conv2": nn.Conv2d(10, 10, 5)}, "conv2 has out_channels=10 but should learn 20"),
-        ({"conv2": nn.Conv2d(10, 20, 3)}, r"conv2 has kernel_size=\(3, 3\)"),
-        ({"conv1": None}, r"self.conv1 is still None: replace it with nn.Conv2d\(1, 10, kernel_size=5\)"),
-    ],
-)
-def test_conv_channels_reject(layers, message):
-    rejects(checks.check_conv_channels, Net(**layers), message)
-
-
-@pytest.mark.parametrize(
-    ("layers", "message"),
-    [
-        ({"maxpool": None}, "self.maxpool is still None"),
-        ({"maxpool": nn.MaxPool2d(2, stride=1)}, "self.maxpool has stride=1"),
-        ({"maxpool": nn.MaxPool2d(3, stride=2)}, "self.maxpool has kernel_size=3"),
-        ({"maxpool": nn.AvgPool2d(2)}, "self.maxpool is AvgPool2d, not nn.MaxPool2d"),
-    ],
-)
-def test_maxpool_reject(layers, message):
-    rejects(checks.check_maxpool, Net(**layers), message)
-
-
-@pytest.mark.parametrize(
-    ("layers", "message"),
-    [
-        ({"fc1": nn.Linear(4 * 4, 50)}, "fc1 has in_features=16 but conv2's output is 20 channels x 4 x 4 = 320"),
-        ({"fc1": nn.Linear(20 * 8 * 8, 50)}, "fc1 has in_features=1280"),
-        ({"fc2": nn.Linear(320, 10)}, "fc2 has in_features=320 but fc1 outputs 50"),
-        ({"fc2": nn.Linear(50, 1)}, "fc2 has out_features=1 but there are 10 digits"),
-        ({"fc1": None}, "self.fc1 is still None"),
-    ],
-)
-def test_linear_layers_reject(layers, message):
-    rejects(checks.check_linear_layers, Net(**layers), message)
-
-
-@pytest.mark.parametrize(
-    ("variant", "message"),
-    [
-        ("softmax", "the outputs are probabilities .* nn.CrossEntropyLoss applies the softmax itself"),
-        ("log_softmax", "the outputs are log-probabilities"),
-        ("relu at the end", "a ReLU after fc2 sets every negative score to 0"),
-        ("no relu between fc", "there is no ReLU between fc1 and fc2"),
-        ("no relu in blocks", "the second convolutional block has no ReLU"),
-        ("none", "forward returned None"),
-        ("wrong shape", r"forward returned shape \(4, 5\) for 4 images"),
-        ("swapped", "the output differs from conv1 -> maxpool -> relu"),
-    ],
-)
-def test_forward_rejects(variant, message):
-    rejects(checks.check_forward, Net(forward=variant), message)
-
-
-def test_forward_with_blank_lines_gets_the_blank_message():
-    class Blank(models.MNISTNet):
-        def forward(self, x):
-            x = self.conv1(x)
-            x = None
-            return self.fc2(x)
-
-    rejects(checks.check_forward, Blank(), "something is still None .* fill in every blank marked ✎")
-
-
-# Loss, optimiser and training ------------------------------------------------------------
-
-
-def test_loss_and_optimizer():
-    model = models.MNISTNet()
-    good = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    checks.check_loss_and_optimizer(nn.CrossEntropyLoss(), good, model)
-    other = models.MNISTNet()
-    cases = [
-        ((nn.MSELoss(), good, model), "loss_fn is MSELoss, not nn.CrossEntropyLoss"),
-        ((nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters()), model), "optimizer is Adam, not SGD"),
-        (
-            (nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), model),
-            "lr=0.01 but the practical uses lr=0.001",
-        ),
-        (
-            (nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.001), model),
-            "momentum=0 but the practical uses momentum=0.9",
-        ),
-        (
-            (nn.CrossEntropyLoss(), torch.optim.SGD(other.parameters(), lr=0.001, momentum=0.9), model),
-            "does not hold this model's parameters",
-        ),
-        ((nn.CrossEntropyLoss(), None, model), "optimizer is still None"),
-        ((None, good, model), "loss_fn is still None"),
-    ]
-    for answer, message in cases:
-        rejects(checks.check_loss_and_optimizer, answer, message)
-
-
-def make_train_epoch(*skip):
-    def train_epoch(model, train_loader, loss_fn, optimizer, device):
-        if "train" not in skip:
-            model.train()
-        losses = []
-        for X, y in train_loader:
-            if "move" not in skip:
-                X = X.to(device)
-                y = y.to(device)
-            if "zero_grad" not in skip and "zero_grad late" not in skip:
-                optimizer.zero_grad()
-            outputs = None if "blank" in skip else model(X)
-            loss = loss_fn(y, outputs) if "swapped" in skip else loss_fn(outputs, y)
-            if "zero_grad late" in skip:
-                loss.backward()
-                optimizer.zero_grad()
-            elif "backward" not in skip:
-                loss.backward()
-            if "step" not in skip:
-                optimizer.step()
-            losses.append(loss if "tensor losses" in skip else loss.item())
-        return losses
-
-    return train_epoch
-
-
-def test_train_epoch_accepts_the_solution_and_the_library():
-    checks.check_train_epoch(make_train_epoch())
-    checks.check_train_epoch(lambda *args: train.train_one_epoch(*args, progress=False))
-
-
-@pytest.mark.parametrize(
-    ("skip", "message"),
-    [
-        ("train", "Task 2.2.1: the model is still in evaluation mode: call model.train()"),
-        ("move", "Task 2.2.2: the batches were not moved to the device"),
-        ("zero_grad", "Task 2.2.3: optimizer.zero_grad\\(\\) ran 0 times for 3 batches"),
-        ("zero_grad late", "Task 2.2.6: there were no gradients when optimizer.step\\(\\) ran"),
-        ("backward", "Task 2.2.6: there were no gradients"),
-        ("step", "Task 2.2.7: optimizer.step\\(\\) ran 0 times for 3 batches"),
-        ("swapped", "the model's outputs first, then the labels"),
-        ("blank", "something is still None"),
-        ("tensor losses", "return a list with one loss.item\\(\\) per batch"),
-    ],
-)
-def test_train_epoch_rejects(skip, message):
-    rejects(checks.check_train_epoch, make_train_epoch(skip), message)
-
-
-def test_train_epoch_rejects_a_wrong_loss():
-    def train_epoch(model, train_loader, loss_fn, optimizer, device):
-        model.train()
-        losses = []
-        for X, y in train_loader:
-            X, y = X.to(device), y.to(device)
-            optimizer.zero_grad()
-            loss = F.nll_loss(model(X), y)  # not the cross-entropy: no log-softmax
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        return losses
-
-    rejects(checks.check_train_epoch, train_epoch, "Task 2.2.4-2.2.5: the gradients are not those of this batch's loss")
-
-
-def test_train_epoch_rejects_non_functions():
-    rejects(checks.check_train_epoch, None, "train_epoch is not a function")
-
-
-# Exercise 2.3 -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def labels():
-    rng = np.random.default_rng(0)
-    y_true = np.repeat(np.arange(10), 100)
-    y_pred = y_true.copy()
-    wrong = rng.choice(1000, 40, replace=False)
-    y_pred[wrong] = (y_pred[wrong] + 1) % 10
-    return y_true, y_pred
-
-
-def test_predictions(labels):
-    y_true, y_pred = labels
-    assert "96.0%" in repr(checks.check_predictions(y_true, y_pred, y_true))
-
-
-def test_predictions_reject(labels):
-    y_true, y_pred = labels
-    scores = np.eye(10)[y_pred]
-    rejects(
-        checks.check_predictions, (y_true[:8], y_pred[:8], y_true), "you have 8 predictions but the test set has 1,000 images"
+for id, kind, loss_fn, optimizer, expected in [
+    ("reference", "right", "nn.CrossEntropyLoss()", SGD, None),
+    ("functional loss", "right", "F.cross_entropy", SGD, None),
+    ("lambda loss", "right", "lambda outputs, y: F.cross_entropy(outputs, y)", SGD, None),
+    ("positional SGD", "right", "nn.CrossEntropyLoss()", "optim.SGD(model.parameters(), 0.001, 0.9)", None),
+    (
+        "torch.optim",
+        "right",
+        "nn.CrossEntropyLoss()",
+        "torch.optim.SGD(params=list(model.parameters()), lr=1e-3, momentum=0.9)",
+        None,
+    ),
+    ("nll", "wrong", "nn.NLLLoss()", SGD, "NLLLoss expects log-probabilities"),
+    ("class", "wrong", "nn.CrossEntropyLoss", SGD, "loss_fn is the class CrossEntropyLoss itself"),
+    ("mse", "wrong", "nn.MSELoss()", SGD, "loss_fn\\(outputs, labels\\) raised RuntimeError.*Use nn.CrossEntropyLoss"),
+    ("sum", "true", "nn.CrossEntropyLoss(reduction='sum')", SGD, "loss_fn has reduction='sum': keep the default mean"),
+    ("adam", "wrong", "nn.CrossEntropyLoss()", "optim.Adam(model.parameters(), lr=0.001)", "optimizer is Adam, not SGD"),
+    (
+        "lr",
+        "wrong",
+        "nn.CrossEntropyLoss()",
+        "optim.SGD(model.parameters(), lr=0.01, momentum=0.9)",
+        "lr=0.01 but the practical uses lr=0.001",
+    ),
+    (
+        "no momentum",
+        "wrong",
+        "nn.CrossEntropyLoss()",
+        "optim.SGD(model.parameters(), lr=0.001)",
+        "momentum=0 but the practical uses momentum=0.9",
+    ),
+    (
+        "other model",
+        "wrong",
+        "nn.CrossEntropyLoss()",
+        "optim.SGD(other.parameters(), lr=0.001, momentum=0.9)",
+        "does not hold this model's parameters",
+    ),
+    ("blank loss", "blank", "None", SGD, "loss_fn is still None"),
+    ("blank optimizer", "blank", "nn.CrossEntropyLoss()", "None", "optimizer is still None"),
+]:
+    case(
+        f"2.2 loss {id}",
+        kind,
+        checks.check_loss_and_optimizer,
+        lambda loss=loss_fn, optim=optimizer: loss_and_optimizer(loss, optim),
+        expected,
     )
-    rejects(checks.check_predictions, (y_true, scores, y_true), r"y_pred has shape \(1000, 10\): these are scores")
-    rejects(checks.check_predictions, (y_true, np.zeros(1000, dtype=int), y_true), "the accuracy is only 10.0%")
-    rejects(checks.check_predictions, (None, y_pred, y_true), "y_true is still None")
-    rejects(checks.check_predictions, (y_pred, y_pred, y_true), "y_true does not hold the test set's labels")
-    rejects(checks.check_predictions, (y_true, y_pred + 0.5, y_true), "y_pred is not digits 0-9")
 
+# Exercise 2.2: the training loop -------------------------------------------------------------
 
-def test_scores(labels):
-    from sklearn.metrics import accuracy_score, precision_score, recall_score
+TRAIN = """\
+def train_epoch(model, train_loader, loss_fn, optimizer, device):
+    model.train()
+    losses = []
+    for X, y in train_loader:
+        X = X.to(device)
+        y = y.to(device)
+        optimizer.zero_grad()
+        outputs = model(X)
+        loss = loss_fn(outputs, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+"""
 
-    y_true, y_pred = labels
+for id, kind, changes, expected in [
+    ("reference", "right", [], None),
+    ("model.zero_grad", "right", [("optimizer.zero_grad()", "model.zero_grad()")], None),
+    (
+        "zero_grad last",
+        "right",
+        [("        optimizer.zero_grad()\n", ""), ("optimizer.step()\n", "optimizer.step()\n        optimizer.zero_grad()\n")],
+        None,
+    ),
+    ("functional loss", "right", [("loss_fn(outputs, y)", "F.cross_entropy(outputs, y)")], None),
+    ("one-line move", "right", [("X = X.to(device)\n        y = y.to(device)", "X, y = X.to(device), y.to(device)")], None),
+    ("float", "right", [("loss.item()", "float(loss)")], None),
+    ("no train", "wrong", [("    model.train()\n", "")], "Task 2.2.1: the model is still in evaluation mode"),
+    ("eval", "wrong", [("model.train()", "model.eval()")], "Task 2.2.1: the model is still in evaluation mode"),
+    ("y stays", "wrong", [("        y = y.to(device)\n", "")], "Task 2.2.2: the batches were not moved to the device"),
+    (
+        "moved late",
+        "hidden",
+        [("        outputs = model(X)\n", ""), ("X = X.to(device)\n", "outputs = model(X)\n        X = X.to(device)\n")],
+        "Task 2.2.2: the model received a batch before it was moved",
+    ),
+    ("no zero_grad", "wrong", [("        optimizer.zero_grad()\n", "")], "Task 2.2.3: the gradients of earlier batches add up"),
+    (
+        "zero_grad after backward",
+        "wrong",
+        [("        optimizer.zero_grad()\n", ""), ("loss.backward()\n", "loss.backward()\n        optimizer.zero_grad()\n")],
+        "Task 2.2.6: there were no gradients when optimizer.step\\(\\) ran",
+    ),
+    ("no backward", "wrong", [("        loss.backward()\n", "")], "Task 2.2.6: there were no gradients"),
+    ("no step", "wrong", [("        optimizer.step()\n", "")], "Task 2.2.7: optimizer.step\\(\\) ran 0 times for 3 batches"),
+    (
+        "arguments swapped",
+        "wrong",
+        [("loss_fn(outputs, y)", "loss_fn(y, outputs)")],
+        "train_epoch raised .*the model's outputs first, then the labels",
+    ),
+    (
+        "tensor losses",
+        "wrong",
+        [("loss.item()", "loss")],
+        "train_epoch returned a list of tensors: return a list with one loss.item\\(\\)",
+    ),
+    ("no return", "wrong", [("    return losses\n", "")], "train_epoch returned NoneType"),
+    (
+        "no_grad",
+        "traceback",
+        [("        outputs = model(X)\n", "        with torch.no_grad():\n            outputs = model(X)\n")],
+        "the loss has no gradient to back-propagate",
+    ),
+    (
+        "first batch only",
+        "wrong",
+        [("losses.append(loss.item())\n", "losses.append(loss.item())\n        break\n")],
+        "train_epoch used 1 of the 3 batches",
+    ),
+    ("blank", "blank", [("outputs = model(X)", "outputs = None")], "a blank is still empty"),
+]:
+    case(
+        f"2.2 train {id}",
+        kind,
+        checks.check_train_epoch,
+        lambda changes=changes: [define(edit(TRAIN, *changes), "train_epoch")],
+        expected,
+    )
+
+case("2.2 train none", "blank", checks.check_train_epoch, lambda: [None], "train_epoch is not a function")
+
+# Exercise 2.3: predictions ---------------------------------------------------------------------
+
+PREDICT = """\
+def predict(model, test_loader, device):
+    model.eval()
+    true_batches, predicted_batches = [], []
+    with torch.no_grad():
+        for X, y in test_loader:
+            outputs = model(X.to(device))
+            predicted_batches.append(outputs.argmax(dim=1).cpu())
+            true_batches.append(y)
+    y_true = torch.cat(true_batches).numpy()
+    y_pred = torch.cat(predicted_batches).numpy()
+    return y_true, y_pred
+"""
+
+for id, kind, changes, expected in [
+    ("reference", "right", [], None),
+    ("torch.max", "right", [("outputs.argmax(dim=1)", "torch.max(outputs, 1)[1]")], None),
+    (
+        "lists",
+        "right",
+        [
+            ("predicted_batches.append(outputs.argmax(dim=1).cpu())", "predicted_batches.extend(outputs.argmax(1).tolist())"),
+            ("true_batches.append(y)", "true_batches.extend(y.tolist())"),
+            ("torch.cat(true_batches).numpy()", "np.array(true_batches)"),
+            ("torch.cat(predicted_batches).numpy()", "np.array(predicted_batches)"),
+        ],
+        None,
+    ),
+    (
+        "detach",
+        "right",
+        [
+            ("    with torch.no_grad():\n        for", "    if True:\n        for"),
+            ("outputs = model(X.to(device))", "outputs = model(X.to(device)).detach()"),
+        ],
+        None,
+    ),
+    (
+        "tensors",
+        "right",
+        [
+            ("torch.cat(true_batches).numpy()", "torch.cat(true_batches)"),
+            ("torch.cat(predicted_batches).numpy()", "torch.cat(predicted_batches)"),
+        ],
+        None,
+    ),
+    (
+        "no eval",
+        "hidden",
+        [("    model.eval()\n", "")],
+        "the predictions are those of a model in training mode \\(dropout still active\\): call model.eval\\(\\)",
+    ),
+    ("train", "hidden", [("model.eval()", "model.train()")], "training mode"),
+    (
+        "argmax dim 0",
+        "true",
+        [("argmax(dim=1)", "argmax(dim=0)")],
+        "y_pred has 30 values for 15 images, 10 per batch: outputs.argmax\\(dim=0\\)",
+    ),
+    (
+        "first batch",
+        "hidden",
+        [("true_batches.append(y)\n", "true_batches.append(y)\n            break\n")],
+        "y_true has 5 values, one batch, but the test set has 15 images",
+    ),
+    (
+        "last labels",
+        "true",
+        [("torch.cat(true_batches).numpy()", "y.numpy()")],
+        "y_true has 5 values, one batch, but the test set has 15 images",
+    ),
+    ("swapped", "wrong", [("return y_true, y_pred", "return y_pred, y_true")], "y_true and y_pred are swapped"),
+    ("scores", "wrong", [("outputs.argmax(dim=1).cpu()", "outputs.cpu()")], r"y_pred has shape \(15, 10\): these are the scores"),
+    ("no no_grad", "right", [("    with torch.no_grad():\n        for", "    if True:\n        for")], None),
+    (
+        "numpy of outputs",
+        "traceback",
+        [
+            ("    with torch.no_grad():\n        for", "    if True:\n        for"),
+            ("outputs.argmax(dim=1).cpu()", "outputs.cpu().numpy().argmax(axis=1)"),
+            ("torch.cat(predicted_batches).numpy()", "np.concatenate(predicted_batches)"),
+        ],
+        "requires grad.*torch.no_grad",
+    ),
+    ("one value", "wrong", [("return y_true, y_pred", "return y_pred")], "predict returned .*: return y_true, y_pred"),
+    ("blank", "blank", [("outputs = model(X.to(device))", "outputs = None")], "a blank is still empty"),
+]:
+    case(
+        f"2.3 predict {id}",
+        kind,
+        checks.check_predict,
+        lambda changes=changes: [define(edit(PREDICT, *changes), "predict")],
+        expected,
+    )
+
+# Exercise 2.3: scores ------------------------------------------------------------------------
+
+SCORES = """\
+def scores(y_true, y_pred):
+    accuracy = accuracy_score(y_true, y_pred)
     f1 = f1_score(y_true, y_pred, average="macro")
     precision = precision_score(y_true, y_pred, average="macro")
     recall = recall_score(y_true, y_pred, average="macro")
-    accuracy = accuracy_score(y_true, y_pred)
-    checks.check_scores(accuracy, f1, precision, recall, y_true, y_pred)
-    micro = f1_score(y_true, y_pred, average="micro")
-    rejects(
+    return accuracy, f1, precision, recall
+"""
+
+for id, kind, changes, expected in [
+    ("reference", "right", [], None),
+    ("mean", "right", [("accuracy_score(y_true, y_pred)", "(y_true == y_pred).mean()")], None),
+    ("accuracy swapped", "right", [("accuracy_score(y_true, y_pred)", "accuracy_score(y_pred, y_true)")], None),
+    (
+        "zero_division",
+        "right",
+        [('f1_score(y_true, y_pred, average="macro")', 'f1_score(y_true, y_pred, average="macro", zero_division=0)')],
+        None,
+    ),
+    (
+        "support",
+        "right",
+        [
+            (
+                "    precision = precision_score",
+                "    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average='macro')\n    precision = precision_score",
+            )
+        ],
+        None,
+    ),
+    (
+        "weighted",
+        "hidden",
+        [('f1_score(y_true, y_pred, average="macro")', 'f1_score(y_true, y_pred, average="weighted")')],
+        "f1 is the weighted average: pass average='macro'",
+    ),
+    (
+        "micro",
+        "wrong",
+        [('recall_score(y_true, y_pred, average="macro")', 'recall_score(y_true, y_pred, average="micro")')],
+        "recall is the weighted \\(and micro\\) average, equal to the accuracy: pass average='macro'",
+    ),
+    (
+        "micro precision",
+        "wrong",
+        [('precision_score(y_true, y_pred, average="macro")', 'precision_score(y_true, y_pred, average="micro")')],
+        "precision is the micro average, equal to the accuracy",
+    ),
+    (
+        "binary",
+        "wrong",
+        [('precision_score(y_true, y_pred, average="macro")', "precision_score(y_true, y_pred)")],
+        "scores raised ValueError: Target is multiclass but average='binary'",
+    ),
+    (
+        "per class",
+        "traceback",
+        [('f1_score(y_true, y_pred, average="macro")', "f1_score(y_true, y_pred, average=None)")],
+        r"f1 holds 3 numbers, one per class \(average=None\)",
+    ),
+    (
+        "precision swapped",
+        "true",
+        [('precision_score(y_true, y_pred, average="macro")', 'precision_score(y_pred, y_true, average="macro")')],
+        "precision is computed with its arguments swapped",
+    ),
+    (
+        "order",
+        "wrong",
+        [("return accuracy, f1, precision, recall", "return accuracy, f1, recall, precision")],
+        r"returned in another order \(recall in place of precision; precision in place of recall\)",
+    ),
+    (
+        "f1 from means",
+        "true",
+        [
+            ('    f1 = f1_score(y_true, y_pred, average="macro")\n', ""),
+            ("return accuracy", "f1 = 2 * precision * recall / (precision + recall)\n    return accuracy"),
+        ],
+        r"f1=0\.7115 but the macro average is 0\.6869",
+    ),
+    (
+        "percent",
+        "wrong",
+        [("accuracy = accuracy_score(y_true, y_pred)", "accuracy = 100 * accuracy_score(y_true, y_pred)")],
+        "accuracy=70.0000 but the fraction of correct predictions is 0.7000",
+    ),
+    ("blank", "blank", [('recall = recall_score(y_true, y_pred, average="macro")', "recall = None")], "recall is still None"),
+]:
+    case(
+        f"2.3 scores {id}",
+        kind,
         checks.check_scores,
-        (accuracy, micro, precision, recall, y_true, y_pred),
-        "That is the micro average .* pass average='macro'",
-    )
-    rejects(checks.check_scores, (accuracy, f1, recall, recall, y_true, y_pred), "precision=")
-    rejects(checks.check_scores, (None, f1, precision, recall, y_true, y_pred), "accuracy is still None")
-    rejects(checks.check_scores, (accuracy, f1, precision, recall, None, y_pred), "finish the predictions of Ex 2.3 first")
-    rejects(
-        checks.check_scores,
-        (accuracy * 100, f1, precision, recall, y_true, y_pred),
-        "accuracy=96.0000 but the expected value is 0.9600",
+        lambda changes=changes: [define(edit(SCORES, *changes), "scores")],
+        expected,
     )
 
+# Exercise 3.1: sequential blocks ---------------------------------------------------------------
 
-# Exercise 3 ---------------------------------------------------------------------------
-
-
-def test_sequential_model():
-    checks.check_sequential_model(models.SequentialCNN())
-
-
-class SeedExercise3(nn.Module):
-    """The original practical's Exercise 3 network, as it was written."""
-
+SEQUENTIAL = """\
+class MNISTSequential(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv_block1 = nn.Sequential(nn.Conv2d(3, 64, 5), nn.BatchNorm2d(64), nn.ReLU())
-        self.conv_block2 = nn.Sequential(nn.Conv2d(64, 128, 5), nn.BatchNorm2d(128), nn.ReLU())
-        self.fc1 = nn.Linear(320, 10)
+        self.conv_blocks = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Conv2d(10, 20, kernel_size=5),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+        )
+        self.lin_blocks = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(320, 50),
+            nn.ReLU(),
+            nn.Linear(50, 10),
+        )
 
     def forward(self, x):
-        x = self.conv_block2(self.conv_block1(x))
-        return F.relu(self.fc1(x.view(-1, 320)))
-
-
-class LogSoftmaxCNN(models.SequentialCNN):
-    def forward(self, x):
-        return F.log_softmax(super().forward(x), dim=1)
-
-
-def test_sequential_model_rejects():
-    rejects(checks.check_sequential_model, SeedExercise3(), "model\\(X\\) raised RuntimeError: .*Check the sizes of the layers")
-    rejects(checks.check_sequential_model, LogSoftmaxCNN(), "the outputs are log-probabilities")
-    rejects(checks.check_sequential_model, models.MNISTNet(), "the model has 0 nn.Sequential block")
-    rejects(
-        checks.check_sequential_model,
-        models.SequentialCNN(channels=(16, 32)),
-        "has 39,408 parameters but the Exercise 2 network has 21,840",
-    )
-    rejects(checks.check_sequential_model, None, "the model is None")
-    rejects(checks.check_sequential_model, models.SequentialCNN, "the model is a type")
-
-
-def test_regularised_model():
-    checks.check_regularised_model(models.SequentialCNN(batchnorm=True, dropout=0.2))
-
-
-class FunctionalDropout(models.SequentialCNN):
+        x = self.conv_blocks(x)
+        x = self.lin_blocks(x)
+        return x
+"""
+SECOND_BLOCK = "            nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(2),\n            nn.ReLU(),\n"
+THREE_BLOCKS = """\
+class MNISTSequential(nn.Module):
     def __init__(self):
-        super().__init__(batchnorm=True)
-        self.conv_blocks.append(nn.Dropout(0.0))
+        super().__init__()
+        self.block1 = nn.Sequential(nn.Conv2d(1, 10, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.block2 = nn.Sequential(nn.Conv2d(10, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.head = nn.Sequential(nn.Linear(320, 50), nn.ReLU(), nn.Linear(50, 10))
 
     def forward(self, x):
-        return self.lin_blocks(F.dropout(self.conv_blocks(x), 0.5))
+        x = self.block2(self.block1(x))
+        return self.head(x.view(len(x), -1))
+"""
+
+for id, kind, source, expected in [
+    ("reference", "right", SEQUENTIAL, None),
+    ("three blocks", "right", THREE_BLOCKS, None),
+    (
+        "relu before pool",
+        "right",
+        edit(
+            SEQUENTIAL,
+            (
+                SECOND_BLOCK,
+                "            nn.Conv2d(10, 20, kernel_size=5),\n            nn.ReLU(),\n            nn.MaxPool2d(2),\n",
+            ),
+        ),
+        None,
+    ),
+    (
+        "flatten size",
+        "right",
+        edit(SEQUENTIAL, ("nn.Linear(320, 50)", "nn.Linear(models.flatten_size(self.conv_blocks), 50)")),
+        None,
+    ),
+    (
+        "no relu block 2",
+        "behaviour",
+        edit(SEQUENTIAL, (SECOND_BLOCK, "            nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(2),\n")),
+        "the second convolutional block has no ReLU",
+    ),
+    (
+        "no pool block 1",
+        "behaviour",
+        edit(SEQUENTIAL, ("            nn.MaxPool2d(2),\n", "")),
+        r"self.lin_blocks\[1\] takes 320 features but received 2000",
+    ),
+    (
+        "pool padding",
+        "behaviour",
+        edit(SEQUENTIAL, ("nn.MaxPool2d(2),\n", "nn.MaxPool2d(2, padding=1),\n")),
+        r"self.conv_blocks\[1\] has padding=1, which pools padded maps",
+    ),
+    (
+        "pool paddings sized",
+        "behaviour",
+        edit(
+            SEQUENTIAL,
+            *[("nn.MaxPool2d(2),\n", "nn.MaxPool2d(2, padding=1),\n")] * 2,
+            ("nn.Linear(320, 50)", "nn.Linear(500, 50)"),
+        ),
+        r"self.conv_blocks\[1\] has padding=1, which pools padded maps",
+    ),
+    (
+        "pool paddings unsized",
+        "shape",
+        edit(SEQUENTIAL, *[("nn.MaxPool2d(2),\n", "nn.MaxPool2d(2, padding=1),\n")] * 2),
+        r"self.lin_blocks\[1\] takes 320 features but received 500 per image. self.conv_blocks\[1\], self.conv_blocks\[4\] pads its input",
+    ),
+    (
+        "functional relu",
+        "traceback",
+        edit(SEQUENTIAL, ("            nn.ReLU(),\n            nn.Conv2d", "            F.relu,\n            nn.Conv2d")),
+        "nn.Sequential takes modules only .* nn.ReLU\\(\\) instead of F.relu",
+    ),
+    (
+        "no flatten",
+        "shape",
+        edit(SEQUENTIAL, ("            nn.Flatten(),\n", "")),
+        r"self.lin_blocks\[0\] received a 4-D input \(4, 20, 4, 4\): flatten it",
+    ),
+    (
+        "log_softmax",
+        "wrong",
+        edit(SEQUENTIAL, ("nn.Linear(50, 10),\n        )", "nn.Linear(50, 10),\n            nn.LogSoftmax(dim=1),\n        )")),
+        "log-probabilities",
+    ),
+    (
+        "original practical",
+        "shape",
+        edit(
+            SEQUENTIAL,
+            ("nn.Conv2d(1, 10, kernel_size=5)", "nn.Conv2d(3, 64, kernel_size=5)"),
+            ("nn.Conv2d(10, 20, kernel_size=5)", "nn.Conv2d(64, 128, kernel_size=5)"),
+        ),
+        r"self.conv_blocks\[0\] takes 3 input channel\(s\) but received 1",
+    ),
+    (
+        "kernel 3",
+        "wrong",
+        edit(
+            SEQUENTIAL,
+            ("nn.Conv2d(10, 20, kernel_size=5)", "nn.Conv2d(10, 20, kernel_size=3)"),
+            ("nn.Linear(320, 50)", "nn.Linear(500, 50)"),
+        ),
+        r"self.conv_blocks\[3\] has kernel_size=\(3, 3\)",
+    ),
+    (
+        "one linear",
+        "wrong",
+        edit(
+            SEQUENTIAL,
+            (
+                "            nn.Linear(320, 50),\n            nn.ReLU(),\n            nn.Linear(50, 10),\n",
+                "            nn.Linear(320, 10),\n",
+            ),
+        ),
+        "the linear layers map 320 -> 10: they should map 320 -> 50 then 50 -> 10",
+    ),
+    (
+        "batchnorm early",
+        "wrong",
+        edit(
+            SEQUENTIAL,
+            ("nn.Conv2d(1, 10, kernel_size=5),\n", "nn.Conv2d(1, 10, kernel_size=5),\n            nn.BatchNorm2d(10),\n"),
+        ),
+        r"self.conv_blocks\[1\] belong\(s\) to Ex 3.2",
+    ),
+    ("not sequential", "wrong", MODEL.replace("MNISTModel", "MNISTSequential"), "the model has 0 nn.Sequential block"),
+]:
+    case(f"3.1 {id}", kind, checks.check_sequential_model, lambda source=source: [define(source, "MNISTSequential")], expected)
+
+case("3.1 blank", "blank", checks.check_sequential_model, lambda: [None], "MNISTSequential is still a blank")
+
+# Exercise 3.2: batchnorm and dropout ---------------------------------------------------------------
+
+REGULARISED = """\
+class MNISTRegularised(nn.Module):
+    def __init__(self, dropout=0.2):
+        super().__init__()
+        self.conv_blocks = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5),
+            nn.BatchNorm2d(10),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Dropout2d(dropout),
+            nn.Conv2d(10, 20, kernel_size=5),
+            nn.BatchNorm2d(20),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Dropout2d(dropout),
+        )
+        self.lin_blocks = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(models.flatten_size(self.conv_blocks), 50),
+            nn.ReLU(),
+            nn.Linear(50, 10),
+        )
+
+    def forward(self, x):
+        return self.lin_blocks(self.conv_blocks(x))
+"""
+NORM_2 = "            nn.BatchNorm2d(20),\n"
+
+for id, kind, changes, expected in [
+    ("reference", "right", [], None),
+    ("plain dropout", "right", [("nn.Dropout2d(dropout),\n        )", "nn.Dropout(dropout),\n        )")], None),
+    (
+        "dropout before relu",
+        "right",
+        [
+            (
+                "            nn.ReLU(),\n            nn.Dropout2d(dropout),\n        )",
+                "            nn.Dropout2d(dropout),\n            nn.ReLU(),\n        )",
+            )
+        ],
+        None,
+    ),
+    (
+        "relu before pool",
+        "right",
+        [
+            (
+                "            nn.MaxPool2d(2),\n            nn.ReLU(),\n            nn.Dropout2d(dropout),\n            nn.Conv2d",
+                "            nn.ReLU(),\n            nn.MaxPool2d(2),\n            nn.Dropout2d(dropout),\n            nn.Conv2d",
+            )
+        ],
+        None,
+    ),
+    (
+        "dropout in head too",
+        "right",
+        [
+            (
+                "            nn.ReLU(),\n            nn.Linear(50, 10)",
+                "            nn.ReLU(),\n            nn.Dropout(0.5),\n            nn.Linear(50, 10)",
+            )
+        ],
+        None,
+    ),
+    ("literal 320", "right", [("models.flatten_size(self.conv_blocks)", "320")], None),
+    (
+        "no batchnorm block 2",
+        "behaviour",
+        [(NORM_2, "")],
+        r"the second convolutional block has no nn.BatchNorm2d: add nn.BatchNorm2d\(20\)",
+    ),
+    (
+        "batchnorm after pool",
+        "behaviour",
+        [(NORM_2 + "            nn.MaxPool2d(2),\n", "            nn.MaxPool2d(2),\n" + NORM_2)],
+        "in the second convolutional block the BatchNorm2d comes after MaxPool2d",
+    ),
+    (
+        "no relu block 1",
+        "behaviour",
+        [
+            (
+                "            nn.ReLU(),\n            nn.Dropout2d(dropout),\n            nn.Conv2d",
+                "            nn.Dropout2d(dropout),\n            nn.Conv2d",
+            )
+        ],
+        "the first convolutional block has no ReLU",
+    ),
+    (
+        "dropout in head only",
+        "behaviour",
+        [
+            ("            nn.Dropout2d(dropout),\n", ""),
+            ("            nn.Dropout2d(dropout),\n", ""),
+            (
+                "            nn.ReLU(),\n            nn.Linear(50, 10)",
+                "            nn.ReLU(),\n            nn.Dropout(dropout),\n            nn.Linear(50, 10)",
+            ),
+        ],
+        "the first convolutional block has no dropout.*sits in the linear block",
+    ),
+    (
+        "no dropout",
+        "wrong",
+        [("            nn.Dropout2d(dropout),\n", ""), ("            nn.Dropout2d(dropout),\n", "")],
+        "the first convolutional block has no dropout: end it with nn.Dropout2d",
+    ),
+    (
+        "batchnorm1d",
+        "traceback",
+        [("nn.BatchNorm2d(10)", "nn.BatchNorm1d(10)")],
+        r"flatten_size: .*features\[1\] is a BatchNorm1d, for \(N, C\) vectors, but received feature maps \(1, 10, 24, 24\): use nn.BatchNorm2d\(10\)",
+    ),
+    (
+        "batchnorm size",
+        "shape",
+        [("nn.BatchNorm2d(10)", "nn.BatchNorm2d(20)")],
+        r"flatten_size: .*features\[1\] has num_features=20 but its input has 10 channels",
+    ),
+    (
+        "p 1",
+        "wrong",
+        [("def __init__(self, dropout=0.2)", "def __init__(self, dropout=1.0)")],
+        r"has p=1.0: use a probability between 0 and 1",
+    ),
+    (
+        "functional relu",
+        "traceback",
+        [
+            (
+                "            nn.ReLU(),\n            nn.Dropout2d(dropout),\n            nn.Conv2d",
+                "            F.relu,\n            nn.Dropout2d(dropout),\n            nn.Conv2d",
+            )
+        ],
+        "nn.Sequential takes modules only",
+    ),
+    (
+        "typo",
+        "traceback",
+        [("nn.Dropout2d(dropout),\n        )", "nn.Dropout2D(dropout),\n        )")],
+        "building MNISTRegularised\\(\\) failed with AttributeError: .*Dropout2D",
+    ),
+]:
+    case(
+        f"3.2 {id}",
+        kind,
+        checks.check_regularised_model,
+        lambda changes=changes: [define(edit(REGULARISED, *changes), "MNISTRegularised")],
+        expected,
+    )
+
+case("3.2 instance", "right", checks.check_regularised_model, lambda: [define(REGULARISED, "MNISTRegularised")(dropout=0.3)])
+
+# Exercise 3.3: a variant ------------------------------------------------------------------------
+
+STRIDED = """\
+class StridedCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_blocks = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5, stride=2), nn.ReLU(),
+            nn.Conv2d(10, 20, kernel_size=5, stride=2), nn.ReLU(),
+        )
+        self.lin_blocks = nn.Sequential(
+            nn.Flatten(), nn.Linear(models.flatten_size(self.conv_blocks), 50), nn.ReLU(), nn.Linear(50, 10),
+        )
+
+    def forward(self, x):
+        return self.lin_blocks(self.conv_blocks(x))
+"""
+
+for id, kind, changes, expected in [
+    ("strided", "right", [], None),
+    (
+        "third block",
+        "right",
+        [
+            (
+                "nn.Conv2d(10, 20, kernel_size=5, stride=2), nn.ReLU(),\n",
+                "nn.Conv2d(10, 20, kernel_size=5, stride=2), nn.ReLU(),\n            nn.Conv2d(20, 32, kernel_size=3, padding=1), nn.ReLU(),\n",
+            )
+        ],
+        None,
+    ),
+    (
+        "average pooling",
+        "right",
+        [("nn.Conv2d(1, 10, kernel_size=5, stride=2), nn.ReLU()", "nn.Conv2d(1, 10, kernel_size=5), nn.AvgPool2d(2), nn.ReLU()")],
+        None,
+    ),
+    ("softmax", "wrong", [("nn.Linear(50, 10),\n", "nn.Linear(50, 10), nn.Softmax(dim=1),\n")], "the outputs are probabilities"),
+    ("two classes", "wrong", [("nn.Linear(50, 10)", "nn.Linear(50, 2)")], r"returned shape \(4, 2\) for 4 images"),
+    (
+        "batchnorm1d",
+        "traceback",
+        [
+            (
+                "nn.Conv2d(1, 10, kernel_size=5, stride=2), nn.ReLU()",
+                "nn.Conv2d(1, 10, kernel_size=5, stride=2), nn.BatchNorm1d(10), nn.ReLU()",
+            )
+        ],
+        "is a BatchNorm1d.*use nn.BatchNorm2d\\(10\\)",
+    ),
+    (
+        "functional dropout",
+        "wrong",
+        [("return self.lin_blocks(self.conv_blocks(x))", "return self.lin_blocks(F.dropout(self.conv_blocks(x), 0.5))")],
+        "in evaluation mode two passes differ",
+    ),
+    (
+        "no return",
+        "wrong",
+        [("        return self.lin_blocks(self.conv_blocks(x))\n", "        self.lin_blocks(self.conv_blocks(x))\n")],
+        "forward returned None",
+    ),
+    (
+        "wrong flatten size",
+        "shape",
+        [("models.flatten_size(self.conv_blocks)", "500")],
+        r"self.lin_blocks\[1\] takes 500 features but received 320",
+    ),
+]:
+    case(
+        f"3.3 {id}", kind, checks.check_variant, lambda changes=changes: [define(edit(STRIDED, *changes), "StridedCNN")], expected
+    )
+
+case("3.3 library instance", "right", checks.check_variant, lambda: [models.SequentialCNN(batchnorm=True, dropout=0.2)])
+case("3.3 blank", "blank", checks.check_variant, lambda: [None], "your variant is still a blank")
 
 
-def test_regularised_model_rejects():
-    rejects(checks.check_regularised_model, models.SequentialCNN(dropout=0.2), "no nn.BatchNorm2d")
-    rejects(checks.check_regularised_model, models.SequentialCNN(batchnorm=True), "no dropout module")
-    wrong_norm = models.SequentialCNN(batchnorm=True, dropout=0.2)
-    wrong_norm.conv_blocks[0][1] = nn.BatchNorm2d(20)
-    rejects(checks.check_regularised_model, wrong_norm, "a BatchNorm2d has num_features=20 but the convolution before it has 10")
-    rejects(checks.check_regularised_model, FunctionalDropout(), "a dropout layer has p=0.0")
-    drops = FunctionalDropout()
-    drops.conv_blocks[-1].p = 0.3
-    rejects(checks.check_regularised_model, drops, "in evaluation mode two passes differ")
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_self_check(case):
+    torch.manual_seed(0)
+    arguments = case.answer()
+    if case.expected is None:
+        assert isinstance(case.check(*arguments), checks.Passed)
+    else:
+        with pytest.raises(checks.SelfCheckError) as caught:
+            case.check(*arguments)
+        message = str(caught.value)
+        assert re.search(case.expected, message), f"expected {case.expected!r}\ngot     {message!r}"
+        assert message.startswith("Task ")
 
 
-def test_variant():
-    assert "21,840 parameters" in repr(checks.check_variant(models.SequentialCNN(downsample="stride")))
-    rejects(checks.check_variant, None, "the model is None")
-    rejects(checks.check_variant, nn.Linear(784, 10), "raised RuntimeError")
-    rejects(checks.check_variant, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), r"returned shape \(4, 2\)")
+def test_the_suite_covers_every_kind():
+    counts = Counter(case.kind for case in CASES)
+    assert len(CASES) >= 100
+    assert set(counts) == set(KINDS)
+    assert counts["right"] >= 20 and counts["traceback"] >= 6 and counts["hidden"] >= 4
 
 
-def test_network_checks_reject_a_missing_model():
-    for check in (checks.check_conv_channels, checks.check_maxpool, checks.check_linear_layers):
-        rejects(check, None, "model is None: create it with model = MNISTModel()")
+def test_passed_reads_as_a_tick():
+    assert repr(checks.Passed("1.1", "fine.")) == "✓ Task 1.1: fine."
 
 
-def test_forward_reports_other_type_errors():
-    class WrongCall(models.MNISTNet):
-        def forward(self, x):
-            return self.fc2(x, x)
+def test_numbers_show_their_difference():
+    from cnnlab.checks.common import two_numbers
 
-    rejects(checks.check_forward, WrongCall(), "model\\(X\\) raised TypeError")
+    assert two_numbers(0.123456, 0.123457) == ("0.123456", "0.123457")
+
+
+def test_no_state_is_kept_between_checks():
+    train_epoch = define(TRAIN, "train_epoch")
+    for _ in range(2):
+        checks.check_train_epoch(train_epoch)
+    with pytest.raises(checks.SelfCheckError, match="not moved"):
+        checks.check_train_epoch(define(edit(TRAIN, ("        y = y.to(device)\n", "")), "train_epoch"))
+    checks.check_train_epoch(train_epoch)
+
+
+def test_checks_leave_the_student_model_usable():
+    model = models.MNISTModel()
+    checks.check_network(model)
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)

@@ -8,14 +8,14 @@ from cnnlab import models
 
 
 def test_mnist_net_shapes_and_parameters():
-    model = models.MNISTNet()
+    model = models.MNISTModel()
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
     assert models.count_parameters(model) == 260 + 5020 + 16050 + 510
 
 
 def test_mnist_net_returns_logits_not_probabilities():
     torch.manual_seed(0)
-    out = models.MNISTNet()(torch.rand(4, 1, 28, 28))
+    out = models.MNISTModel()(torch.rand(4, 1, 28, 28))
     assert not torch.allclose(out.sum(dim=1), torch.ones(4))
     assert (out < 0).any()
 
@@ -43,7 +43,7 @@ def test_sequential_with_other_channels_derives_the_flatten_size():
 
 def test_sequential_matches_mnist_net_with_the_same_weights():
     torch.manual_seed(0)
-    reference = models.MNISTNet()
+    reference = models.MNISTModel()
     sequential = models.SequentialCNN()
     conv_a, conv_b = sequential.conv_blocks[0][0], sequential.conv_blocks[1][0]
     fc_a, fc_b = sequential.lin_blocks[1], sequential.lin_blocks[3]
@@ -61,7 +61,8 @@ def test_flatten_size_restores_training_mode():
 
 
 def test_flatten_size_explains_a_mismatch():
-    with pytest.raises(ValueError, match=r"features cannot process an input of shape \(1, 28, 28\): .*Check in_channels"):
+    message = r"flatten_size: the blocks cannot process an input of shape \(1, 28, 28\): features takes 3 input channel\(s\) but"
+    with pytest.raises(ValueError, match=message):
         models.flatten_size(nn.Conv2d(3, 4, 3))
 
 

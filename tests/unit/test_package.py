@@ -46,7 +46,7 @@ PACKAGE_IMPORTS = third_party(
 
 
 def test_chapters_import_what_students_need():
-    assert {"torch", "numpy", "matplotlib", "sklearn"} <= CHAPTER_IMPORTS
+    assert {"torch", "torchvision", "numpy", "matplotlib", "sklearn"} <= CHAPTER_IMPORTS
 
 
 def test_dependencies_are_exactly_what_is_imported():

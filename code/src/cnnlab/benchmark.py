@@ -1,9 +1,9 @@
 """Side-by-side timing of MNIST training recipes on the same data, model, seed and images.
 
-Three recipes train :class:`cnnlab.models.MNISTNet` on the same number of
+Three recipes train :class:`cnnlab.models.MNISTModel` on the same number of
 images (one full MNIST epoch, 60,000, by default, cycling a smaller set):
 
-* ``seed idiom``: torchvision's ``ToTensor`` dataset in a ``DataLoader``,
+* ``the original practical``: torchvision's ``ToTensor`` dataset in a ``DataLoader``,
   batch 8, as the original practical does;
 * ``tensors, batch 8``: the book's path, tensors built once and batched by
   :func:`cnnlab.loaders.tensor_loader`, with the same batch and learning rate;
@@ -41,7 +41,7 @@ class Recipe:
 
 
 RECIPES = (
-    Recipe("seed idiom (ToTensor DataLoader), batch 8", "torchvision", 8, 0.001),
+    Recipe("original practical (ToTensor DataLoader), batch 8", "torchvision", 8, 0.001),
     Recipe("tensors, batch 8", "tensors", 8, 0.001),
     Recipe("tensors, batch 128, lr 0.016", "tensors", 128, 0.016),
 )
@@ -70,7 +70,7 @@ def run_recipe(
     device: torch.device | str = "cpu",
     seed: int = 0,
 ) -> dict:
-    """Train a fresh :class:`~cnnlab.models.MNISTNet` on ``num_images`` images with ``recipe``; time it and test it.
+    """Train a fresh :class:`~cnnlab.models.MNISTModel` on ``num_images`` images with ``recipe``; time it and test it.
 
     The clock covers building the loader (the tensors, for the book's path)
     and every training step; a few warm-up steps on a throw-away model run
@@ -91,13 +91,13 @@ def run_recipe(
     device = torch.device(device)
     loss_fn = nn.CrossEntropyLoss()
     steps = math.ceil(num_images / recipe.batch_size)
-    warm_model = models.MNISTNet().to(device)
+    warm_model = models.MNISTModel().to(device)
     warm_loader = _train_loader(recipe, train_dataset, seed, device)
     warm_optimizer = torch.optim.SGD(warm_model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     train.train_for_steps(warm_model, warm_loader, loss_fn, warm_optimizer, device, 10, progress=False)
 
     train.seed_everything(seed)
-    model = models.MNISTNet().to(device)
+    model = models.MNISTModel().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     _synchronise(device)
     start = time.perf_counter()
@@ -132,7 +132,7 @@ def run_benchmark(
     Parameters
     ----------
     train_dataset, test_dataset
-        torchvision MNIST-style datasets (``ToTensor`` transform for the seed idiom).
+        torchvision MNIST-style datasets (``ToTensor`` transform for the original practical's recipe).
     num_images : int
         Images per recipe, 60,000 for one full MNIST epoch.
     devices : list of str, optional

@@ -1,11 +1,11 @@
-"""Batches from tensors built once: the seed's DataLoader idiom without per-image work.
+"""Batches from tensors built once: the original practical's DataLoader idiom without per-image work.
 
 torchvision's MNIST turns every digit into a PIL image and back into a tensor
 each time it is read. :func:`dataset_to_tensors` does that conversion once for
 the whole set, with the same arithmetic as ``ToTensor``, and
 :func:`tensor_loader` batches the result with a standard
 :class:`torch.utils.data.DataLoader`, so a training loop written for the
-seed's loader (``for X, y in train_loader``) runs unchanged.
+original practical's loader (``for X, y in train_loader``) runs unchanged.
 """
 
 from __future__ import annotations

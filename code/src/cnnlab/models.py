@@ -1,4 +1,4 @@
-"""The CNNs of the practical: the seed's MNIST network and its sequential variants."""
+"""The CNNs of the practical: the original practical's MNIST network and its sequential variants."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["MNISTNet", "flatten_size", "conv_block", "SequentialCNN", "count_parameters"]
+from . import shapes
+
+__all__ = ["MNISTModel", "flatten_size", "conv_block", "SequentialCNN", "count_parameters"]
 
 
-class MNISTNet(nn.Module):
+class MNISTModel(nn.Module):
     """The practical's CNN for 28x28 greyscale digits.
 
     Two blocks of convolution (5x5 kernels, 10 then 20 filters), 2x2
@@ -19,7 +21,7 @@ class MNISTNet(nn.Module):
 
     Examples
     --------
-    >>> MNISTNet()(torch.zeros(2, 1, 28, 28)).shape
+    >>> MNISTModel()(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
     """
 
@@ -46,9 +48,9 @@ def flatten_size(features: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)
 
     Raises
     ------
-    ValueError
+    cnnlab.shapes.LayerError
         If ``features`` cannot process an input of ``input_shape``; the message
-        repeats PyTorch's reason.
+        names the layer at fault and the fix.
 
     Examples
     --------
@@ -59,12 +61,11 @@ def flatten_size(features: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)
     features.eval()
     try:
         with torch.no_grad():
-            out = features(torch.zeros(1, *input_shape))
-    except RuntimeError as error:
-        raise ValueError(
-            f"features cannot process an input of shape {tuple(input_shape)}: {error}. "
-            "Check in_channels of the first layer and that the image is large enough for every kernel."
-        ) from error
+            out, _ = shapes.traced_forward(features, torch.zeros(1, *input_shape), root="features")
+    except shapes.LayerError as error:
+        raise shapes.LayerError(
+            f"flatten_size: the blocks cannot process an input of shape {tuple(input_shape)}: {error}"
+        ) from None
     finally:
         features.train(was_training)
     return out[0].numel()
@@ -121,7 +122,7 @@ class SequentialCNN(nn.Module):
     """The practical's CNN written with ``nn.Sequential`` blocks, with optional extras.
 
     With the defaults it has exactly the layers (and parameter count) of
-    :class:`MNISTNet`. The size of the first linear layer is derived from the
+    :class:`MNISTModel`. The size of the first linear layer is derived from the
     convolutional blocks, so changing them never breaks the network.
 
     Parameters
@@ -137,7 +138,7 @@ class SequentialCNN(nn.Module):
 
     Examples
     --------
-    >>> count_parameters(SequentialCNN()) == count_parameters(MNISTNet())
+    >>> count_parameters(SequentialCNN()) == count_parameters(MNISTModel())
     True
     """
 
@@ -169,7 +170,7 @@ def count_parameters(model: nn.Module) -> int:
 
     Examples
     --------
-    >>> count_parameters(MNISTNet())
+    >>> count_parameters(MNISTModel())
     21840
     """
     return sum(param.numel() for param in model.parameters() if param.requires_grad)
