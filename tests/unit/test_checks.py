@@ -59,6 +59,12 @@ def define(code: str, name: str):
     return namespace[name]
 
 
+def evaluate(expression: str):
+    namespace: dict = {}
+    exec(PRELUDE, namespace)  # noqa: S102 - the answers are the suite's own code
+    return eval(expression, namespace)
+
+
 def edit(source: str, *changes: tuple[str, str]) -> str:
     for old, new in changes:
         assert old in source, f"{old!r} is not in the reference answer"
@@ -94,7 +100,7 @@ for id, kind, layer, expected in [
     ("functional", "wrong", "F.conv2d", "operation is a builtin_function_or_method, not nn.Conv2d"),
     ("no bias", "wrong", "nn.Conv2d(3, 2, 3, bias=False)", r"no bias \(bias=False\)"),
 ]:
-    case(f"1.1 {id}", kind, checks.check_conv_layer, lambda layer=layer: [eval(layer)], expected)
+    case(f"1.1 {id}", kind, checks.check_conv_layer, lambda layer=layer: [evaluate(layer)], expected)
 
 for id, kind, layer, expected in [
     ("padding 1", "right", "nn.Conv2d(3, 2, 3, padding=1)", None),
@@ -105,7 +111,7 @@ for id, kind, layer, expected in [
     ("padding 2", "true", "nn.Conv2d(3, 2, 3, padding=2)", "padding=2, so a 100x100 image becomes 102x102"),
     ("blank", "blank", "...", r"operation is still a blank \(Ellipsis\)"),
 ]:
-    case(f"1.1 padding {id}", kind, checks.check_padded_conv_layer, lambda layer=layer: [eval(layer)], expected)
+    case(f"1.1 padding {id}", kind, checks.check_padded_conv_layer, lambda layer=layer: [evaluate(layer)], expected)
 
 # Exercise 1.2: max-pooling -----------------------------------------------------------------
 
@@ -120,7 +126,7 @@ for id, kind, layer, expected in [
     ("dilated", "wrong", "nn.MaxPool2d(3, stride=1, dilation=2)", "keep dilation=1"),
     ("blank", "blank", "None", "maxpoolop is still a blank"),
 ]:
-    case(f"1.2.1 {id}", kind, checks.check_pool_3x3, lambda layer=layer: [eval(layer)], expected)
+    case(f"1.2.1 {id}", kind, checks.check_pool_3x3, lambda layer=layer: [evaluate(layer)], expected)
 
 for id, kind, layer, expected in [
     ("tuple", "right", "nn.MaxPool2d((4, 2), stride=2)", None),
@@ -131,7 +137,7 @@ for id, kind, layer, expected in [
     ("square", "wrong", "nn.MaxPool2d(4, stride=2)", r"kernel_size=\(4, 4\) but the task asks for 4x2"),
     ("stride pair", "wrong", "nn.MaxPool2d((4, 2), stride=(2, 1))", r"stride=\(2, 1\) but the task asks for stride=2"),
 ]:
-    case(f"1.2.2 {id}", kind, checks.check_pool_4x2, lambda layer=layer: [eval(layer)], expected)
+    case(f"1.2.2 {id}", kind, checks.check_pool_4x2, lambda layer=layer: [evaluate(layer)], expected)
 
 # Exercise 2.1: the network -----------------------------------------------------------------
 

@@ -198,3 +198,9 @@ def test_sobel_kernels():
     assert (conv.conv2d(ramp, sobel_y) == 0).all()
     with pytest.raises(ValueError, match="direction='z' is not a Sobel direction: use 'x' or 'y'"):
         conv.sobel_kernel("z")
+
+
+@pytest.mark.parametrize("function", [conv.conv2d, conv.conv2d_loops])
+def test_empty_kernel_is_refused(function):
+    with pytest.raises(ValueError, match=r"kernel has shape \(0, 0\), no numbers at all: pass at least a 1x1 array"):
+        function(np.ones((4, 4)), np.zeros((0, 0)))

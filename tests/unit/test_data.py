@@ -1,10 +1,10 @@
 """Tests of cnnlab.data: the sample, the IDX checks and the full download against a local server."""
 
-import gzip
-import hashlib
-import http.server
-import threading
-from functools import partial
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from torchvision import datasets
 
 from cnnlab import data
 
-RAW_NAMES = list(data._RAW_FILES)
+RAW_NAMES = list(data.RAW_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -140,94 +140,84 @@ def test_write_idx_errors(tmp_path, array, error, message):
         data.write_idx(tmp_path / "x", array)
 
 
-# The full download, served from this machine -------------------------------------------
+# The cache folder, the lock and safe writing --------------------------------------------
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def test_cache_folder_expands_home_and_refuses_empty(monkeypatch):
+    monkeypatch.setenv("CNNLAB_DATA_DIR", "~/mnist-cache")
+    assert data.data_root() == Path.home() / "mnist-cache"
+    monkeypatch.setenv("CNNLAB_DATA_DIR", "")
+    with pytest.raises(ValueError, match="CNNLAB_DATA_DIR='' is empty: give a folder for the MNIST files"):
+        data.data_root()
+    with pytest.raises(ValueError, match="root='  ' is empty"):
+        data.data_root("  ")
 
 
-@pytest.fixture(scope="module")
-def mnist_server(tmp_path_factory, sample_root):
-    """A local HTTP server holding gzipped copies of the sample under MNIST's file names."""
-    folder = tmp_path_factory.mktemp("mirror")
-    checksums = []
-    for name in RAW_NAMES:
-        payload = gzip.compress((sample_root / "sample/MNIST/raw" / name).read_bytes(), mtime=0)
-        (folder / f"{name}.gz").write_bytes(payload)
-        checksums.append((f"{name}.gz", hashlib.md5(payload).hexdigest()))
-    handler = partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", checksums
-    server.shutdown()
-
-
-@pytest.fixture
-def local_resources(monkeypatch, mnist_server):
-    url, checksums = mnist_server
-    # The local copies have their own checksums; swap them in for torchvision's.
-    monkeypatch.setattr(datasets.MNIST, "resources", checksums)
-    return url
-
-
-def test_full_download_from_a_server(tmp_path, local_resources):
-    source = data.prepare_mnist("full", tmp_path, mirrors=["http://127.0.0.1:9/", local_resources], retries=1, timeout=2)
-    assert source.kind == "full" and source.folder == tmp_path / "full"
-    train_dataset = datasets.MNIST(source.folder, train=True)
-    assert len(train_dataset) == 4000
-
-
-def test_download_keeps_valid_files(tmp_path, local_resources):
-    data.download_mnist(tmp_path, mirrors=[local_resources], retries=1)
+def test_read_only_cache_with_a_valid_sample_works(tmp_path, sample_root, monkeypatch):
+    shutil.copytree(sample_root / "sample", tmp_path / "sample")
 
     def refuse(*args, **kwargs):
-        raise AssertionError("nothing should be downloaded twice")
+        raise PermissionError(13, "Permission denied (read-only cache)")
 
-    data.download_mnist(tmp_path, mirrors=[local_resources], opener=refuse)
-
-
-def test_checksum_mismatch_is_an_error(tmp_path, monkeypatch, mnist_server):
-    url, checksums = mnist_server
-    monkeypatch.setattr(datasets.MNIST, "resources", [(name, "0" * 32) for name, _ in checksums])
-    with pytest.raises(
-        data.MNISTDownloadError, match=r"Could not download train-images-idx3-ubyte.gz into .*checksum .* does not match 0{32}"
-    ):
-        data.download_mnist(tmp_path, mirrors=[url], retries=1)
+    # The tests may run as root, which ignores file modes: every write into the cache fails instead.
+    monkeypatch.setattr(data.cache.FileLock, "acquire", refuse)
+    monkeypatch.setattr(data.cache.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    source = data.prepare_mnist("auto", tmp_path, opener=lambda url, timeout: refuse())
+    assert source.kind == "sample" and "Permission denied" in source.note
+    with pytest.raises(data.MNISTDownloadError, match="set CNNLAB_DATA_DIR to a folder you can write to"):
+        data.prepare_mnist("full", tmp_path, opener=lambda url, timeout: refuse())
 
 
-def test_failed_download_in_full_mode_says_what_to_do(tmp_path):
-    calls = []
+def test_an_interrupted_write_is_never_read(tmp_path, sample_root, monkeypatch):
+    raw = data.raw_folder(tmp_path / "sample")
 
-    def offline(url, timeout):
-        calls.append(url)
-        raise OSError("network unreachable")
+    def interrupted(source, target):
+        raise KeyboardInterrupt
 
-    with pytest.raises(data.MNISTDownloadError, match=r"into .*MNIST/raw .*network unreachable.*set CNNLAB_MNIST=sample"):
-        data.prepare_mnist("full", tmp_path, mirrors=["http://a/", "http://b/"], retries=2, opener=offline)
-    assert calls == ["http://a/train-images-idx3-ubyte.gz"] * 2 + ["http://b/train-images-idx3-ubyte.gz"] * 2
-
-
-def test_auto_falls_back_to_the_sample_and_says_so(tmp_path, monkeypatch):
-    def offline(url, timeout):
-        raise OSError("no route")
-
-    monkeypatch.setattr(data.time, "sleep", lambda seconds: None)
-    source = data.prepare_mnist("auto", tmp_path, opener=offline)
-    assert source.kind == "sample"
-    assert "The full MNIST could not be downloaded here" in source.note
+    monkeypatch.setattr(data.cache.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.prepare_mnist("sample", tmp_path)
+    assert not raw.exists() or not any(raw.iterdir()), f"a partial file was left: {list(raw.iterdir())}"
+    monkeypatch.undo()
+    assert data.prepare_mnist("sample", tmp_path).kind == "sample"
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == (
+        sample_root / "sample/MNIST/raw/train-images-idx3-ubyte"
+    ).read_bytes()
 
 
-def test_auto_uses_full_when_it_downloads(tmp_path, local_resources):
-    source = data.prepare_mnist("auto", tmp_path, mirrors=[local_resources])
-    assert source.kind == "full"
+PREPARE_TOGETHER = """
+import sys
+from pathlib import Path
+from cnnlab import data
+
+roots = [Path(p) for p in sys.argv[1:]]
+for root in roots:
+    while not (root / "go").exists():
+        pass
+    source = data.prepare_mnist("sample", root)
+    assert data.check_raw_files(source.folder)["t10k-images-idx3-ubyte"] == 1000
+print("ok", len(roots))
+"""
 
 
-def test_file_with_extra_bytes_is_reported(tmp_path, sample_root):
-    raw = copy_sample(sample_root, tmp_path)
-    path = raw / "t10k-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes() + b"\x00" * 10)
-    with pytest.raises(data.MNISTDataError, match=r"MNIST file is corrupt \(too long\)"):
-        data.check_raw_files(tmp_path)
+def test_two_processes_preparing_one_cache_never_break_each_other(tmp_path):
+    """Two processes prepare the same empty cache at the same moment, 20 times over."""
+    roots = [tmp_path / f"cache-{index}" for index in range(20)]
+    for root in roots:
+        root.mkdir()
+    script = tmp_path / "prepare.py"
+    script.write_text(PREPARE_TOGETHER)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), *map(str, roots)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for root in roots:
+        time.sleep(0.05)
+        (root / "go").touch()
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        assert out.strip() == "ok 20"

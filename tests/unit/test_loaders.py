@@ -1,8 +1,9 @@
 """Tests of cnnlab.loaders: the tensors equal ToTensor, and the batches are standard."""
 
+import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from cnnlab import data, loaders
 
@@ -96,3 +97,26 @@ def test_reseed_restarts_the_shuffling_and_leaves_ordered_loaders_alone():
     ordered = loaders.tensor_loader(X, y, 7)
     loaders.reseed(ordered, 5)
     assert [b.tolist() for _, b in ordered][0] == list(range(7))
+
+
+def test_reseed_makes_two_standard_loaders_agree():
+    dataset = TensorDataset(torch.arange(20).float(), torch.arange(20))
+    first, second = DataLoader(dataset, batch_size=4, shuffle=True), DataLoader(dataset, batch_size=4, shuffle=True)
+    torch.manual_seed(1)
+    loaders.reseed(first, 5)
+    torch.manual_seed(2)
+    loaders.reseed(second, 5)
+    assert [y.tolist() for _, y in first] == [y.tolist() for _, y in second]
+
+
+def test_reseed_refuses_a_sampler_it_cannot_seed():
+    dataset = TensorDataset(torch.arange(4).float(), torch.arange(4))
+    weighted = DataLoader(dataset, sampler=WeightedRandomSampler([1.0] * 4, 4))
+    with pytest.raises(TypeError, match="draws its examples with a WeightedRandomSampler, which reseed cannot seed"):
+        loaders.reseed(weighted, 0)
+    loaders.reseed(DataLoader(dataset), 0)  # not shuffled: nothing to do
+
+
+def test_numpy_integers_are_batch_sizes():
+    loader = loaders.tensor_loader(torch.zeros(10, 1), torch.arange(10), batch_size=np.int64(4))
+    assert [len(y) for _, y in loader] == [4, 4, 2]

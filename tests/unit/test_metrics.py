@@ -35,3 +35,18 @@ def test_confusion_and_misclassified():
 def test_errors(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         metrics.classification_scores(y_true, y_pred)
+
+
+def test_confusion_refuses_labels_outside_the_classes():
+    with pytest.raises(ValueError, match=r"y_pred holds labels outside 0-9: \[10, 12\]\. Pass class numbers 0 to 9"):
+        metrics.confusion([1, 2, 3], [10, 2, 12])
+    with pytest.raises(ValueError, match=r"y_true holds labels outside 0-1: \[-1\]"):
+        metrics.confusion([-1, 0], [0, 0], num_classes=2)
+
+
+def test_labels_of_different_kinds_are_refused():
+    with pytest.raises(
+        ValueError, match=r"y_true holds number labels \(3, \.\.\.\) but y_pred holds text labels \('3', \.\.\.\)"
+    ):
+        metrics.misclassified([3, 1], ["3", "1"])
+    assert metrics.misclassified(np.array([3, 1]), np.array([3.0, 2.0])).tolist() == [1]

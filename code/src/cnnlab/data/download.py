@@ -1,0 +1,201 @@
+"""The full MNIST: downloaded within a deadline per file, and checked against its published checksums.
+
+A download survives a bad network: a dropped connection, a reply that is not
+HTTP and a server that sends a byte at a time each count as a failed try, the
+next try or mirror follows, and every file has a total deadline over all its
+tries. The files are checked against the MD5 checksums that torchvision
+publishes, at every load, so only the real MNIST is ever called "full".
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from torchvision import datasets
+
+from .cache import MODE_VARIABLE, atomic_write, cache_lock, raw_folder
+from .errors import MNISTDataError, MNISTDownloadError
+from .idx import check_raw_files
+
+__all__ = ["DEADLINE", "download_mnist", "fetch", "verify_full"]
+
+DEADLINE = 300.0  # seconds per file, over all tries and mirrors
+_NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException, ValueError)
+
+
+def fetch(url: str, timeout: float, deadline_at: float, opener: Callable = urllib.request.urlopen) -> bytes:
+    """The body of ``url``, read in pieces until ``deadline_at`` (a :func:`time.monotonic` time).
+
+    Raises
+    ------
+    TimeoutError
+        If the deadline passes while the body is still arriving.
+    ConnectionError
+        If the connection closes before the announced length has arrived.
+    """
+    with opener(url, timeout=max(0.1, min(timeout, deadline_at - time.monotonic()))) as response:
+        announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+        read = getattr(response, "read1", response.read)
+        chunks, received = [], 0
+        while True:
+            if time.monotonic() > deadline_at:
+                raise TimeoutError(f"the deadline passed with {received:,} bytes received (the server sends too slowly)")
+            chunk = read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+    if announced is not None and received != int(announced):
+        raise ConnectionError(f"the connection closed after {received:,} of {int(announced):,} bytes")
+    return b"".join(chunks)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def verify_full(folder: str | os.PathLike) -> dict[str, int]:
+    """Check the four MNIST files under ``folder/MNIST/raw`` against the published checksums.
+
+    Each ``.gz`` file must have the MD5 that torchvision lists, and each raw
+    file must be what its ``.gz`` unpacks to; a raw file that is missing or
+    differs is unpacked again (when the folder can be written to).
+
+    Returns
+    -------
+    dict
+        The number of items in each raw file.
+
+    Raises
+    ------
+    MNISTDataError
+        If a ``.gz`` file is missing or is not the published MNIST; the message
+        names the file and what to do.
+    """
+    raw = raw_folder(Path(folder))
+    for filename, md5 in datasets.MNIST.resources:
+        archive = raw / filename
+        if not archive.is_file():
+            raise MNISTDataError(
+                f"{archive} is missing, so the MNIST files in {raw} cannot be checked against the published checksums: "
+                f"run with {MODE_VARIABLE}=full to download them, or copy the four original .gz files there."
+            )
+        digest = _md5(archive)
+        if digest != md5:
+            raise MNISTDataError(
+                f"{archive} is not the published MNIST file (MD5 {digest}, expected {md5}): delete it and run with "
+                f"{MODE_VARIABLE}=full to download it again, or copy the original file there."
+            )
+        unpacked = gzip.decompress(archive.read_bytes())
+        target = raw / filename.removesuffix(".gz")
+        if not target.is_file() or target.read_bytes() != unpacked:
+            atomic_write(target, unpacked)
+    return check_raw_files(folder)
+
+
+def _download_one(filename: str, md5: str, mirrors: list[str], timeout: float, retries: int, deadline: float, opener) -> bytes:
+    deadline_at = time.monotonic() + deadline
+    problems = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + filename
+        for attempt in range(retries):
+            if time.monotonic() > deadline_at:
+                problems.append(f"{url}: the deadline of {deadline:.0f} s for this file passed")
+                break
+            try:
+                payload = fetch(url, timeout, deadline_at, opener)
+            except _NETWORK_ERRORS as error:
+                problems.append(f"{url}: {type(error).__name__}: {error}")
+                if attempt + 1 < retries:
+                    time.sleep(max(0.0, min(2.0**attempt, 4.0, deadline_at - time.monotonic())))
+                continue
+            digest = hashlib.md5(payload).hexdigest()
+            if digest == md5:
+                return payload
+            problems.append(f"{url}: checksum {digest} does not match {md5}")
+            break
+    raise MNISTDownloadError("; ".join(problems) or "no mirror to try")
+
+
+def download_mnist(
+    folder: str | os.PathLike,
+    mirrors: list[str] | None = None,
+    timeout: float = 30.0,
+    retries: int = 3,
+    deadline: float = DEADLINE,
+    opener: Callable = urllib.request.urlopen,
+) -> Path:
+    """Download the full MNIST into ``folder/MNIST/raw``, checking every file.
+
+    Files already there and valid are kept, and so are ``.gz`` files copied
+    there by hand that match the published checksums. Each missing file is
+    fetched from the first mirror that delivers it whole and with the right
+    checksum, then unpacked.
+
+    Parameters
+    ----------
+    folder : path-like
+        The dataset root.
+    mirrors : list of str, optional
+        Base URLs; by default torchvision's MNIST mirrors.
+    timeout : float, default 30
+        Seconds to wait for each piece of a reply.
+    retries : int, default 3
+        Tries per file and mirror.
+    deadline : float, default 300
+        Seconds per file, over all its tries and mirrors.
+    opener : callable, default urllib.request.urlopen
+        Opens a URL; replaceable for tests.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Raises
+    ------
+    MNISTDownloadError
+        If a file cannot be fetched in time from any mirror, or fails its checksum;
+        the message names the file, the folder and what to do.
+    """
+    folder = Path(folder)
+    raw = raw_folder(folder)
+    with cache_lock(folder):
+        try:
+            verify_full(folder)
+            return folder
+        except MNISTDataError as error:
+            why = str(error)
+        raw.mkdir(parents=True, exist_ok=True)
+        for filename, md5 in datasets.MNIST.resources:
+            archive = raw / filename
+            if archive.is_file() and _md5(archive) == md5:
+                continue
+            try:
+                payload = _download_one(
+                    filename,
+                    md5,
+                    list(datasets.MNIST.mirrors if mirrors is None else mirrors),
+                    timeout,
+                    retries,
+                    deadline,
+                    opener,
+                )
+            except MNISTDownloadError as error:
+                raise MNISTDownloadError(
+                    f"Could not download {filename} into {raw} ({error}). The files there could not be used: {why} "
+                    f"Check the internet connection and run again, copy the four MNIST .gz files into {raw} by hand, "
+                    f"or set {MODE_VARIABLE}=sample to use the offline sample.",
+                    reason=f"{filename}: {error}",
+                ) from None
+            atomic_write(archive, payload)
+        verify_full(folder)
+    return folder
