@@ -101,6 +101,34 @@ def test_the_book_workflow_builds_with_full_data_and_deploys_with_official_actio
     assert deploy["needs"] == "build"
 
 
+LAYERS = ("unit", "book", "notebooks", "browser")
+
+
+def test_the_tests_workflow_runs_each_layer_in_its_own_step():
+    workflow = load(ROOT / ".github" / "workflows" / "tests.yml")
+    steps = workflow["jobs"]["test"]["steps"]
+    commands = [step.get("run", "") for step in steps]
+    assert "bash .ci/install" in commands
+    layer_steps = [next(step for step in steps if f"pytest -m {layer}" in step.get("run", "")) for layer in LAYERS]
+    assert all(layer in step["name"] for layer, step in zip(LAYERS, layer_steps)), "each step's name says its layer"
+    for step in layer_steps[1:]:
+        assert step["if"] == "success() || failure()", f"{step['name']} must run even when an earlier layer failed"
+    assert workflow["jobs"]["test"]["env"]["CNNLAB_MNIST"] == "sample"
+
+
+def test_every_test_belongs_to_a_layer():
+    declared = (ROOT / "pytest.ini").read_text()
+    assert all(f"    {layer}:" in declared for layer in LAYERS)
+    process = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not (" + " or ".join(LAYERS) + ")"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 5, process.stdout[-2000:]  # 5: no test selected
+    assert "deselected" in process.stdout
+
+
 def test_the_link_check_opens_an_issue_instead_of_failing():
     workflow = load(ROOT / ".github" / "workflows" / "linkcheck.yml")
     job = workflow["jobs"]["linkcheck"]
