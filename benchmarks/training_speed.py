@@ -1,13 +1,17 @@
-"""Time the original practical's MNIST recipe against the book's data path, side by side, in one process.
+"""Time the original practical's MNIST recipe against the book's recipes, side by side, in one process.
 
-    python benchmarks/training_speed.py                    # MNIST per CNNLAB_MNIST (auto), CPU and CUDA if present
+    python benchmarks/training_speed.py                    # MNIST per CNNLAB_MNIST (auto), CPU and the accelerator if any
     python benchmarks/training_speed.py --data synthetic   # random digits of MNIST's shape
+    python benchmarks/training_speed.py --contention       # also: batch 8 alone and beside a busy process
     python benchmarks/training_speed.py --json results.json
 
 Every recipe trains the practical's network on the same number of images (one
 full MNIST epoch, 60,000, by default, cycling a smaller set) from the same seed,
-and is tested on the same test set. The table gives seconds per 60,000
-images, images per second, test accuracy and the speed-up over the original practical's recipe.
+and is tested on the same test set. The table gives seconds per 60,000 images,
+images per second, test accuracy, the speed-up over the original practical's
+recipe and the ratio to the arithmetic floor measured in the same run.
+PyTorch's thread count is set as the chapters set it (cnnlab.threads) unless
+--threads says otherwise.
 """
 
 from __future__ import annotations
@@ -21,10 +25,25 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torchvision import datasets, transforms
 
-from cnnlab import benchmark, data
+from cnnlab import benchmark, contention, data, threads
+
+FORMATS = {
+    "seconds": "{:.1f}",
+    "seconds per 60,000 images": "{:.1f}",
+    "images per second": "{:,.0f}",
+    "test accuracy": "{:.2%}",
+    "speed-up": "{:.2f}x",
+    "floor seconds": "{:.2f}",
+    "x floor": "{:.2f}x",
+    "idle seconds": "{:.2f}",
+    "busy seconds": "{:.2f}",
+    "slowdown": "{:.2f}x",
+    "idle cost": "{:+.0%}",
+}
 
 
 def synthetic_mnist(folder: Path, num_train: int = 60_000, num_test: int = 10_000, seed: int = 0):
@@ -43,14 +62,40 @@ def synthetic_mnist(folder: Path, num_train: int = 60_000, num_test: int = 10_00
     )
 
 
+def cpu_name() -> str:
+    """The processor's model name, from /proc/cpuinfo where there is one."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
+def as_text(table: pd.DataFrame) -> str:
+    """The table as text, each column formatted for reading."""
+    formatters = {column: fmt.format for column, fmt in FORMATS.items() if column in table}
+    return table.to_string(formatters=formatters)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=["mnist", "synthetic"], default="mnist")
     parser.add_argument("--mode", default=None, help="MNIST mode: full, sample or auto (default: $CNNLAB_MNIST or auto)")
     parser.add_argument("--images", type=int, default=60_000, help="training images per recipe (default 60000)")
-    parser.add_argument("--device", action="append", help="cpu or cuda; repeat for several (default: cpu, and cuda if present)")
+    parser.add_argument("--device", action="append", help="cpu, cuda, ...; repeat for several (default: cpu and the accelerator)")
+    parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: as cnnlab.threads recommends)")
+    parser.add_argument("--contention", action="store_true", help="also time batch 8 alone and beside a busy process")
+    parser.add_argument("--steps", type=int, default=1500, help="training steps per contention run (default 1500)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     options = parser.parse_args(argv)
+
+    default_threads = torch.get_num_threads()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+        print(f"PyTorch uses {options.threads} CPU thread(s), as --threads asks.")
+    else:
+        print(threads.use_available_cpus())
 
     with tempfile.TemporaryDirectory() as folder:
         if options.data == "synthetic":
@@ -58,21 +103,35 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train_dataset, test_dataset, source = data.load_mnist(options.mode)
             description = str(source)
-        rows = benchmark.run_benchmark(train_dataset, test_dataset, options.images, options.device)
+        table = benchmark.run_benchmark(train_dataset, test_dataset, options.images, options.device)
+        settings = {"PyTorch's default": default_threads, "cnnlab.threads": torch.get_num_threads()}
+        busy = contention.contention_table(train_dataset, settings, options.steps) if options.contention else None
 
+    gflops = 60_000 * benchmark.training_flops_per_image() / 1e9
     print(f"Data: {description}")
-    print(f"Each recipe: {options.images:,} training images; torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    print(benchmark.format_table(rows))
+    print(
+        f"Each recipe: {options.images:,} training images; torch {torch.__version__}, {torch.get_num_threads()} CPU "
+        f"thread(s); one epoch of 60,000 images is {gflops:.0f} GFLOP of training arithmetic"
+    )
+    print(as_text(table))
+    if busy is not None:
+        print(f"\nBatch 8, {options.steps:,} steps, alone and beside one process that keeps a core busy:")
+        print(as_text(busy))
     if options.json:
+        accelerator = torch.accelerator.current_accelerator(check_available=True)
         record = {
             "date": date.today().isoformat(),
             "data": description,
             "images": options.images,
             "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_name(),
+            "cpu_cores": threads.available_cpus(),
             "cpu_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "rows": rows,
+            "accelerator": torch.cuda.get_device_name(0) if accelerator and accelerator.type == "cuda" else None,
+            "training_gflop_per_60k_images": gflops,
+            "recipes": table.reset_index().to_dict(orient="records"),
+            "contention": None if busy is None else busy.reset_index().to_dict(orient="records"),
+            "contention_steps": options.steps if busy is not None else None,
         }
         options.json.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {options.json}")

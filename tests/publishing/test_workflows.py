@@ -120,7 +120,8 @@ def test_every_test_belongs_to_a_layer():
     declared = (ROOT / "pytest.ini").read_text()
     assert all(f"    {layer}:" in declared for layer in LAYERS)
     process = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not (" + " or ".join(LAYERS) + ")"],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+        + ["-m", "not (" + " or ".join(LAYERS) + ")"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,8 +6,6 @@ from booktools import report
 
 PAGE = """
 <html><body><main>
-<div class="cell_output"><pre>device: cuda (NVIDIA H100)
-torch 2.14.1</pre></div>
 <table class="dataframe"><thead><tr><th>chapter</th><th>peak memory (MB)</th></tr></thead>
 <tbody><tr><td>book/a</td><td>512</td></tr></tbody></table>
 <table class="table"><thead><tr><th><p>Document</p></th><th><p>Modified</p></th><th><p>Method</p></th>
@@ -20,17 +18,23 @@ torch 2.14.1</pre></div>
 """
 
 
-def write_page(tmp_path, text=PAGE):
+MACHINE = {"device": "cuda", "device name": "NVIDIA H100", "torch": "2.14.1"}
+
+
+def write_page(tmp_path, text=PAGE, machine=MACHINE):
     html = tmp_path / "html"
     path = html / "book" / "execution-statistics.html"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
+    if machine is not None:
+        (tmp_path / "build-machine.json").write_text(json.dumps(machine))
     return html
 
 
-def test_reads_rows_and_device(tmp_path):
-    rows, device = report.read_execution_page(write_page(tmp_path))
-    assert device == "cuda (NVIDIA H100)"
+def test_reads_rows_and_the_recorded_device(tmp_path):
+    html = write_page(tmp_path)
+    rows = report.read_execution_page(html)
+    assert report.read_device(html) == "cuda (NVIDIA H100)"
     assert [row["Document"] for row in rows] == ["book/a", "book/b"]
     assert rows[1]["Run Time (s)"] == "10.25" and rows[1]["Status"] == "❌"
 
@@ -43,6 +47,12 @@ def test_summary_table(tmp_path):
     (tmp_path / "kernel-usage.jsonl").write_text(json.dumps(record) + "\n")
     assert "| book/a | 3.5 | 1,234 | ✅ |" in report.summary_markdown(html)
     assert "2 chapters executed in 14 s in total." in text
+
+
+def test_a_printed_device_line_is_not_read(tmp_path):
+    html = write_page(tmp_path, PAGE.replace("<main>", "<main><pre>device: cuda (fake)</pre>"), machine=None)
+    assert report.read_device(html) == "unknown"
+    assert "| book/a | 3.5 | ? | ✅ | unknown |" in report.summary_markdown(html)
 
 
 def test_page_without_table(tmp_path):

@@ -57,6 +57,14 @@ def test_player_html_is_self_contained_and_accessible(convolution):
     assert figure.img["src"].startswith("data:image/png;base64,") and figure.img["alt"] == player.captions[0]
     assert [button["data-action"] for button in figure.find_all("button")] == ["first", "previous", "play", "next", "last"]
     assert all(button.get_text(strip=True) and button["title"] for button in figure.find_all("button"))
+    # The symbols on the buttons are no names: a screen reader reads the label.
+    assert [button["aria-label"] for button in figure.find_all("button")] == [
+        "First step",
+        "Previous step",
+        "Play the steps",
+        "Next step",
+        "Last step",
+    ]
     assert figure.find("input", type="range")["max"] == "15"
     assert figure.figcaption["aria-live"] == "polite"
     assert figure["id"] in soup.find("script").string

@@ -1,5 +1,6 @@
 """Tests of cnnlab.experiments and cnnlab.benchmark on tiny runs (no timing is asserted)."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -36,14 +37,66 @@ def test_compare_models_is_fair_and_repeatable(sample):
 
 def test_benchmark_recipes_train_on_the_same_images(sample):
     train_dataset, test_dataset, _ = sample
-    rows = benchmark.run_benchmark(train_dataset, test_dataset, num_images=256, devices=["cpu"])
-    assert [row["recipe"] for row in rows] == [recipe.name for recipe in benchmark.RECIPES]
-    assert [row["steps"] for row in rows] == [32, 32, 2]
-    assert all(row["images"] == 256 for row in rows)
-    assert rows[0]["speed-up"] == 1.0
-    assert all(row["seconds"] > 0 and 0 <= row["test accuracy"] <= 1 for row in rows)
-    table = benchmark.format_table(rows)
-    assert table.splitlines()[0].startswith("recipe") and len(table.splitlines()) == 4
+    table = benchmark.run_benchmark(train_dataset, test_dataset, num_images=256, devices=["cpu"])
+    assert list(table.index) == [recipe.name for recipe in benchmark.RECIPES]
+    assert table["steps"].tolist() == [256 // recipe.batch_size for recipe in benchmark.RECIPES]
+    assert (table["images"] == 256).all()
+    assert table["speed-up"].iloc[0] == 1.0
+    assert ((table["seconds"] > 0) & table["test accuracy"].between(0, 1)).all()
+    # One floor per device, and every recipe's distance from it is its seconds over the floor.
+    assert table["floor seconds"].nunique() == 1
+    assert (table["x floor"] * table["floor seconds"]).round(9).equals(table["seconds per 60,000 images"].round(9))
+    assert benchmark.fast_recipe(table) in table.index
+
+
+def test_fast_recipe_keeps_the_accuracy():
+    table = pd.DataFrame(
+        {"device": "cpu", "seconds per 60,000 images": [30.0, 3.0, 4.0, 5.0], "test accuracy": [0.960, 0.950, 0.9551, 0.97]},
+        index=["original", "too inaccurate", "within half a point", "slower"],
+    )
+    assert benchmark.fast_recipe(table) == "within half a point"
+    assert benchmark.fast_recipe(table, tolerance=0.02) == "too inaccurate"
+    assert benchmark.fast_recipe(table, tolerance=0) == "slower"
+    with pytest.raises(ValueError, match=r"the table holds devices \['cpu', 'cuda'\]: pass one"):
+        benchmark.fast_recipe(pd.concat([table, table.assign(device="cuda")]))
+    with pytest.raises(ValueError, match="tolerance=-0.1 must be 0 or more"):
+        benchmark.fast_recipe(table, tolerance=-0.1)
+
+
+def test_the_fast_recipes_change_memory_format_and_precision():
+    recipe = next(r for r in benchmark.RECIPES if r.bfloat16)
+    model = benchmark._model(recipe, torch.device("cpu"))
+    assert isinstance(model, benchmark.BFloat16Forward)
+    assert model.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.model.conv1.weight.dtype == torch.float32  # mixed precision: the weights stay float32
+    X = torch.rand(4, 1, 28, 28)
+    logits = model(X)
+    assert logits.dtype == torch.float32
+    # bfloat16 keeps about 3 significant digits: close to the float32 logits, not equal.
+    reference = model.model(X)
+    assert torch.allclose(logits, reference, atol=0.05) and not torch.equal(logits, reference)
+
+
+def test_floor_measurements():
+    assert benchmark.training_flops_per_image() == 2 * 288_000 + 3 * 640_000 + 3 * (16_000 + 500) * 2
+    bigger = models.SequentialCNN(channels=(20, 40))
+    assert benchmark.training_flops_per_image(bigger) > benchmark.training_flops_per_image()
+    assert benchmark.matmul_gflops(size=128, repeats=2) > 0
+    with pytest.raises(ValueError, match="size=0, repeats=1: both must be positive"):
+        benchmark.matmul_gflops(size=0, repeats=1)
+
+
+def test_recorded_measurements_hold_what_the_chapter_reads():
+    records = benchmark.recorded_measurements()
+    assert records, "record a run: python benchmarks/training_speed.py --contention --json code/src/cnnlab/measurements/..."
+    for record in records:
+        recipes = pd.DataFrame(record["recipes"]).set_index("recipe")
+        assert list(recipes.index) == [recipe.name for recipe in benchmark.RECIPES], "re-record after changing RECIPES"
+        assert {"seconds per 60,000 images", "test accuracy", "speed-up", "x floor", "floor seconds"} <= set(recipes)
+        contention = pd.DataFrame(record["contention"]).set_index("setting")
+        assert list(contention.index) == ["PyTorch's default", "cnnlab.threads"]
+        assert {"threads", "idle seconds", "busy seconds", "slowdown", "idle cost"} <= set(contention)
+        assert record["contention_steps"] > 0 and record["cpu_cores"] > 0
 
 
 def test_seed_idiom_and_tensor_path_train_identically_on_the_same_batches(sample):

@@ -6,16 +6,6 @@ import pytest
 from cnnlab import metrics
 
 
-def test_scores_by_hand():
-    # Class 0: precision 1/1, recall 1/2; class 1: precision 2/3, recall 2/2.
-    scores = metrics.classification_scores([0, 0, 1, 1], [0, 1, 1, 1])
-    assert scores["accuracy"] == 0.75
-    assert scores["precision"] == pytest.approx((1 + 2 / 3) / 2)
-    assert scores["recall"] == pytest.approx((0.5 + 1) / 2)
-    f1_class0, f1_class1 = 2 * 1 * 0.5 / 1.5, 2 * (2 / 3) * 1 / (5 / 3)
-    assert scores["f1"] == pytest.approx((f1_class0 + f1_class1) / 2)
-
-
 def test_confusion_and_misclassified():
     y_true, y_pred = np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1])
     matrix = metrics.confusion(y_true, y_pred, num_classes=3)
@@ -32,9 +22,10 @@ def test_confusion_and_misclassified():
         ([], [], "y_true is empty"),
     ],
 )
-def test_errors(y_true, y_pred, message):
+@pytest.mark.parametrize("function", [metrics.confusion, metrics.misclassified])
+def test_errors(function, y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
-        metrics.classification_scores(y_true, y_pred)
+        function(y_true, y_pred)
 
 
 def test_confusion_refuses_labels_outside_the_classes():

@@ -153,7 +153,8 @@ class StepPlayer:
         ]
         pressed = ' aria-pressed="false"'
         controls = "".join(
-            f'<button type="button" data-action="{action}" title="{label}"{pressed if action == "play" else ""}>{text}</button>'
+            f'<button type="button" data-action="{action}" title="{label}" aria-label="{label}"'
+            f"{pressed if action == 'play' else ''}>{text}</button>"
             for action, label, text in buttons
         )
         return (

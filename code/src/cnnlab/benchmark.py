@@ -1,55 +1,163 @@
-"""Side-by-side timing of MNIST training recipes on the same data, model, seed and images.
+"""Side-by-side timing of MNIST training recipes on the same data, model, seed and images, against the arithmetic floor.
 
-Three recipes train :class:`cnnlab.models.MNISTModel` on the same number of
+Every recipe trains :class:`cnnlab.models.MNISTModel` on the same number of
 images (one full MNIST epoch, 60,000, by default, cycling a smaller set):
 
-* ``the original practical``: torchvision's ``ToTensor`` dataset in a ``DataLoader``,
-  batch 8, as the original practical does;
-* ``tensors, batch 8``: the book's path, tensors built once and batched by
-  :func:`cnnlab.loaders.tensor_loader`, with the same batch and learning rate;
-* ``tensors, batch 128``: the same path with 16 times larger batches and a
-  learning rate scaled up with them (0.001 x 16, the linear scaling rule).
+* the original practical's: torchvision's ``ToTensor`` dataset in a
+  ``DataLoader``, batch 8, learning rate 0.001;
+* the same batches from tensors built once (:func:`cnnlab.loaders.tensor_loader`);
+* 16 times larger batches, with the learning rate scaled up with them (the
+  linear scaling rule);
+* the same, with the network and its inputs in the ``channels_last`` memory
+  format, which the convolution and pooling kernels of CPUs and GPUs process
+  without reordering; at batch 128, and at batch 256 with the learning rate
+  that reached the original practical's accuracy there (0.04, a little above
+  the linear rule's 0.032);
+* the same, with the forward pass in bfloat16 under ``torch.autocast``
+  (mixed precision: the weights and their updates stay float32). It pays on
+  processors with bfloat16 arithmetic (recent Intel and AMD server CPUs, most
+  GPUs) and costs time on others.
 
-All run in one process, one after the other, so they share the machine's
-state; the script ``benchmarks/training_speed.py`` prints the table.
+The *fast recipe* is then the fastest of them whose test accuracy is no more
+than half a point below the original practical's (:func:`fast_recipe`): the
+measurement, not a guess, decides which batch size and precision pay on the
+machine at hand.
+
+The *floor* is the time the arithmetic alone would take: the floating-point
+operations of one training step (forward and backward, counted by
+:class:`torch.utils.flop_counter.FlopCounterMode`) per 60,000 images, divided
+by the speed of a large float32 matrix product on the same machine, with the
+same threads. No recipe can beat it; the ratio says how close one gets.
+
+All recipes run in one process, one after the other, so they share the
+machine's state; ``benchmarks/training_speed.py`` prints the table.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
+from importlib import resources
 
+import pandas as pd
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
 
 from . import loaders, models, train
 
-__all__ = ["Recipe", "RECIPES", "run_recipe", "run_benchmark", "format_table"]
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "BFloat16Forward",
+    "matmul_gflops",
+    "training_flops_per_image",
+    "run_recipe",
+    "run_benchmark",
+    "fast_recipe",
+    "recorded_measurements",
+]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One way to train: which loader, which batch size, which learning rate."""
+    """One way to train: which loader, which batch size and learning rate, which memory format and precision."""
 
     name: str
     loader: str  # "torchvision" or "tensors"
     batch_size: int
     lr: float
     momentum: float = 0.9
+    channels_last: bool = False
+    bfloat16: bool = False
 
 
 RECIPES = (
     Recipe("original practical (ToTensor DataLoader), batch 8", "torchvision", 8, 0.001),
     Recipe("tensors, batch 8", "tensors", 8, 0.001),
     Recipe("tensors, batch 128, lr 0.016", "tensors", 128, 0.016),
+    Recipe("channels_last, batch 128, lr 0.016", "tensors", 128, 0.016, channels_last=True),
+    Recipe("channels_last, batch 256, lr 0.04", "tensors", 256, 0.04, channels_last=True),
+    Recipe("channels_last, bfloat16, batch 128, lr 0.016", "tensors", 128, 0.016, channels_last=True, bfloat16=True),
+    Recipe("channels_last, bfloat16, batch 256, lr 0.04", "tensors", 256, 0.04, channels_last=True, bfloat16=True),
 )
 
 
+class BFloat16Forward(nn.Module):
+    """``model`` with its forward pass under bfloat16 autocast, returning float32 logits.
+
+    The backward pass runs outside autocast, as PyTorch recommends, in the
+    precision each operation of the forward pass used; the weights stay float32.
+
+    Examples
+    --------
+    >>> BFloat16Forward(models.MNISTModel())(torch.zeros(2, 1, 28, 28)).dtype
+    torch.float32
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self.model(x).float()
+
+
 def _synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if device.type != "cpu":
+        torch.accelerator.synchronize()
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu") -> float:
+    """Billions of floating-point operations per second of a ``size`` x ``size`` float32 matrix product, best of ``repeats``.
+
+    Raises
+    ------
+    ValueError
+        If ``size`` or ``repeats`` is not positive.
+
+    Examples
+    --------
+    >>> matmul_gflops(size=64, repeats=2) > 0
+    True
+    """
+    if size < 1 or repeats < 1:
+        raise ValueError(f"size={size}, repeats={repeats}: both must be positive, for example size=2048, repeats=5.")
+    device = torch.device(device)
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b  # warm-up: thread pool and, on a GPU, the kernel choice
+    best = math.inf
+    for _ in range(repeats):
+        _synchronise(device)
+        start = time.perf_counter()
+        a @ b
+        _synchronise(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def training_flops_per_image(model: nn.Module | None = None, input_shape: tuple[int, ...] = (1, 28, 28)) -> float:
+    """Floating-point operations of one training step (forward, loss and backward) per image.
+
+    Counted by PyTorch's :class:`~torch.utils.flop_counter.FlopCounterMode` on
+    a batch of 16, and divided by 16. By default the practical's network.
+
+    Examples
+    --------
+    >>> training_flops_per_image()  # conv1 576,000 + conv2 1,920,000 + the linear layers 99,000
+    2595000.0
+    """
+    model = models.MNISTModel() if model is None else model
+    X, y = torch.zeros(16, *input_shape), torch.zeros(16, dtype=torch.int64)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        nn.functional.cross_entropy(model(X), y).backward()
+    model.zero_grad()
+    return counter.get_total_flops() / 16
 
 
 def _train_loader(recipe: Recipe, train_dataset: Dataset, seed: int, device: torch.device) -> DataLoader:
@@ -58,8 +166,17 @@ def _train_loader(recipe: Recipe, train_dataset: Dataset, seed: int, device: tor
         return DataLoader(train_dataset, batch_size=recipe.batch_size, shuffle=True, generator=generator)
     if recipe.loader == "tensors":
         X, y = (t.to(device) for t in loaders.dataset_to_tensors(train_dataset))
+        if recipe.channels_last:
+            X = X.contiguous(memory_format=torch.channels_last)
         return loaders.tensor_loader(X, y, recipe.batch_size, shuffle=True, seed=seed)
     raise ValueError(f"recipe.loader={recipe.loader!r} is not a loader: use 'torchvision' or 'tensors'.")
+
+
+def _model(recipe: Recipe, device: torch.device) -> nn.Module:
+    model = models.MNISTModel().to(device)
+    if recipe.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return BFloat16Forward(model) if recipe.bfloat16 else model
 
 
 def run_recipe(
@@ -79,25 +196,25 @@ def run_recipe(
     Returns
     -------
     dict
-        recipe, device, batch size, steps, seconds, images per second, test accuracy.
+        recipe, device, batch size, steps, images, seconds, seconds per 60,000 images, images per second, test accuracy.
 
     Raises
     ------
     ValueError
-        If ``num_images`` is not positive.
+        If ``num_images`` is not positive or the recipe names no known loader.
     """
     if num_images < 1:
         raise ValueError(f"num_images={num_images} must be positive: use for example 60000 (one MNIST epoch).")
     device = torch.device(device)
     loss_fn = nn.CrossEntropyLoss()
     steps = math.ceil(num_images / recipe.batch_size)
-    warm_model = models.MNISTModel().to(device)
+    warm_model = _model(recipe, device)
     warm_loader = _train_loader(recipe, train_dataset, seed, device)
     warm_optimizer = torch.optim.SGD(warm_model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     train.train_for_steps(warm_model, warm_loader, loss_fn, warm_optimizer, device, 10, progress=False)
 
     train.seed_everything(seed)
-    model = models.MNISTModel().to(device)
+    model = _model(recipe, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     _synchronise(device)
     start = time.perf_counter()
@@ -126,8 +243,8 @@ def run_benchmark(
     devices: list[str] | None = None,
     recipes: tuple[Recipe, ...] = RECIPES,
     seed: int = 0,
-) -> list[dict]:
-    """Run every recipe on every device; add each row's speed-up over the first recipe on that device.
+) -> pd.DataFrame:
+    """Run every recipe on every device, with its speed-up over the first recipe and its distance from the floor.
 
     Parameters
     ----------
@@ -136,47 +253,72 @@ def run_benchmark(
     num_images : int
         Images per recipe, 60,000 for one full MNIST epoch.
     devices : list of str, optional
-        By default the CPU, and CUDA when it is available.
+        By default the CPU, and the accelerator when there is one.
+    recipes : tuple of Recipe
+        The first is the baseline of the speed-ups.
+    seed : int
+        Seed of the weights and the shuffling, the same for every recipe.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per recipe and device, indexed by recipe: the columns of
+        :func:`run_recipe`, then ``speed-up`` (baseline seconds over these),
+        ``floor seconds`` (the arithmetic alone, per 60,000 images) and
+        ``x floor`` (seconds per 60,000 images over the floor).
     """
     if devices is None:
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        accelerator = torch.accelerator.current_accelerator(check_available=True)
+        devices = ["cpu"] + ([accelerator.type] if accelerator is not None else [])
+    flops = training_flops_per_image()
     rows = []
     for device in devices:
         X_test, y_test = (t.to(device) for t in loaders.dataset_to_tensors(test_dataset))
         test_loader = loaders.tensor_loader(X_test, y_test, batch_size=1000)
+        floor = flops * 60_000 / (matmul_gflops(device=device) * 1e9)
         device_rows = [run_recipe(r, train_dataset, test_loader, num_images, device, seed) for r in recipes]
         for row in device_rows:
             row["speed-up"] = device_rows[0]["seconds per 60,000 images"] / row["seconds per 60,000 images"]
+            row["floor seconds"] = floor
+            row["x floor"] = row["seconds per 60,000 images"] / floor
         rows += device_rows
-    return rows
+    return pd.DataFrame(rows).set_index("recipe")
 
 
-def format_table(rows: list[dict]) -> str:
-    """The benchmark rows as a plain-text table.
+def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005) -> str:
+    """The fastest recipe of a :func:`run_benchmark` table within ``tolerance`` of the first recipe's test accuracy.
+
+    Raises
+    ------
+    ValueError
+        If the table holds more than one device (pick one first) or ``tolerance`` is negative.
 
     Examples
     --------
-    >>> print(format_table([{"recipe": "r", "device": "cpu", "batch size": 8, "seconds per 60,000 images": 2.0,
-    ...                      "images per second": 30000.0, "test accuracy": 0.9, "speed-up": 1.0}]))
-    recipe  device  batch  s / 60k images  images / s  test accuracy  speed-up
-    r       cpu         8             2.0      30,000         90.00%     1.00x
+    >>> table = pd.DataFrame({"device": "cpu", "seconds per 60,000 images": [9.0, 2.0, 3.0],
+    ...                       "test accuracy": [0.96, 0.94, 0.958]}, index=["original", "b", "c"])
+    >>> fast_recipe(table)
+    'c'
     """
-    header = ["recipe", "device", "batch", "s / 60k images", "images / s", "test accuracy", "speed-up"]
-    body = [
-        [
-            row["recipe"],
-            row["device"],
-            str(row["batch size"]),
-            f"{row['seconds per 60,000 images']:.1f}",
-            f"{row['images per second']:,.0f}",
-            f"{row['test accuracy']:.2%}",
-            f"{row['speed-up']:.2f}x",
-        ]
-        for row in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = []
-    for line in [header, *body]:
-        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    if table["device"].nunique() != 1:
+        raise ValueError(f"the table holds devices {sorted(table['device'].unique())}: pass one, table[table.device == 'cpu'].")
+    if tolerance < 0:
+        raise ValueError(f"tolerance={tolerance} must be 0 or more, for example 0.005 (half a point of accuracy).")
+    good = table[table["test accuracy"] >= table["test accuracy"].iloc[0] - tolerance - 1e-12]
+    return str(good["seconds per 60,000 images"].idxmin())
+
+
+def recorded_measurements() -> list[dict]:
+    """The full benchmark runs recorded with the package (``benchmarks/training_speed.py --json``), oldest first.
+
+    Each record names its date, machine, data, threads and thread setting, and
+    holds the recipe rows and, where measured, the rows beside a busy process.
+
+    Examples
+    --------
+    >>> all({"date", "cpu", "recipes"} <= set(record) for record in recorded_measurements())
+    True
+    """
+    folder = resources.files("cnnlab") / "measurements"
+    records = [json.loads(path.read_text(encoding="utf-8")) for path in folder.iterdir() if path.name.endswith(".json")]
+    return sorted(records, key=lambda record: record["date"])

@@ -9,13 +9,13 @@ functions here follow that convention, so that they agree with
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .arguments import image_2d, whole_number
 
 IntOrPair = int | tuple[int, int]
 
 __all__ = [
     "conv_output_size",
-    "conv2d_loops",
     "conv2d",
     "max_pool2d",
     "conv_layer_params",
@@ -24,40 +24,13 @@ __all__ = [
 ]
 
 
-def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}={value!r} is a {type(value).__name__}: pass a whole number.")
-    if value < minimum:
-        word = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name}={value} must be {word}: use a whole number >= {minimum}.")
-    return int(value)
-
-
 def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
     if isinstance(value, tuple):
         if len(value) != 2:
             raise ValueError(f"{name}={value!r} has {len(value)} entries: pass one number or a (height, width) pair.")
-        return (_check_positive_int(name, value[0], minimum), _check_positive_int(name, value[1], minimum))
-    size = _check_positive_int(name, value, minimum)
+        return (whole_number(name, value[0], minimum), whole_number(name, value[1], minimum))
+    size = whole_number(name, value, minimum)
     return size, size
-
-
-def _as_image(name: str, value: object) -> np.ndarray:
-    """Return ``value`` as a 2-D float64 array, or raise a precise error."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} is a {type(value).__name__}: pass a 2-D numpy array or torch tensor.")
-    if value.ndim != 2:
-        raise ValueError(
-            f"{name} has shape {value.shape} ({value.ndim}-D) but must be 2-D (height, width): "
-            "select one channel of one image, for example image[0, 0]."
-        )
-    if value.dtype == bool or not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
-        raise TypeError(f"{name} has dtype {value.dtype}: pass an array of integers or floats.")
-    if value.size == 0:
-        raise ValueError(f"{name} has shape {value.shape}, no numbers at all: pass at least a 1x1 array.")
-    return value.astype(np.float64)
 
 
 def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int = 1) -> int:
@@ -95,10 +68,10 @@ def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int 
     >>> conv_output_size(28, kernel_size=5)
     24
     """
-    size = _check_positive_int("size", size)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    padding = _check_positive_int("padding", padding, minimum=0)
-    stride = _check_positive_int("stride", stride)
+    size = whole_number("size", size)
+    kernel_size = whole_number("kernel_size", kernel_size)
+    padding = whole_number("padding", padding, minimum=0)
+    stride = whole_number("stride", stride)
     padded = size + 2 * padding
     if kernel_size > padded:
         raise ValueError(
@@ -108,10 +81,10 @@ def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int 
 
 
 def _prepare(image: object, kernel: object, padding: int, stride: int) -> tuple[np.ndarray, np.ndarray, int]:
-    image = _as_image("image", image)
-    kernel = _as_image("kernel", kernel)
-    padding = _check_positive_int("padding", padding, minimum=0)
-    stride = _check_positive_int("stride", stride)
+    image = image_2d("image", image)
+    kernel = image_2d("kernel", kernel)
+    padding = whole_number("padding", padding, minimum=0)
+    stride = whole_number("stride", stride)
     for axis, name in enumerate(("height", "width")):
         padded = image.shape[axis] + 2 * padding
         if kernel.shape[axis] > padded:
@@ -122,11 +95,12 @@ def _prepare(image: object, kernel: object, padding: int, stride: int) -> tuple[
     return np.pad(image, padding), kernel, stride
 
 
-def conv2d_loops(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride: int = 1) -> np.ndarray:
-    """2-D convolution written as the double loop it is, for reading.
+def conv2d(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride: int = 1) -> np.ndarray:
+    """2-D convolution without Python loops: slide ``kernel`` over the zero-padded ``image``, multiply and add.
 
-    Slides ``kernel`` over the zero-padded ``image`` in steps of ``stride`` and,
-    at each position, multiplies the overlapping numbers and adds them up.
+    Every kernel-sized window of the padded image is viewed at once (no copy)
+    with :func:`numpy.lib.stride_tricks.sliding_window_view`, every ``stride``-th
+    window is kept, and each is multiplied with the kernel and summed.
 
     Parameters
     ----------
@@ -150,48 +124,6 @@ def conv2d_loops(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride
         If ``image`` or ``kernel`` is not a numeric array, or an argument is not a whole number.
     ValueError
         If ``image`` or ``kernel`` is not 2-D, or the kernel is larger than the padded image.
-
-    Examples
-    --------
-    >>> image = np.arange(9).reshape(3, 3)
-    >>> conv2d_loops(image, np.ones((2, 2)))
-    array([[ 8., 12.],
-           [20., 24.]])
-    """
-    padded, kernel, stride = _prepare(image, kernel, padding, stride)
-    kh, kw = kernel.shape
-    out_h = (padded.shape[0] - kh) // stride + 1
-    out_w = (padded.shape[1] - kw) // stride + 1
-    result = np.zeros((out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            top, left = i * stride, j * stride
-            patch = padded[top : top + kh, left : left + kw]
-            result[i, j] = np.sum(patch * kernel)
-    return result
-
-
-def conv2d(image: np.ndarray, kernel: np.ndarray, padding: int = 0, stride: int = 1) -> np.ndarray:
-    """2-D convolution without Python loops: the same result as :func:`conv2d_loops`.
-
-    Every kernel-sized window of the padded image is viewed at once (no copy)
-    with :func:`numpy.lib.stride_tricks.sliding_window_view`, every ``stride``-th
-    window is kept, and each is multiplied with the kernel and summed.
-
-    Parameters
-    ----------
-    image, kernel, padding, stride
-        As for :func:`conv2d_loops`.
-
-    Returns
-    -------
-    numpy.ndarray
-        The float64 result.
-
-    Raises
-    ------
-    TypeError, ValueError
-        As for :func:`conv2d_loops`.
 
     Examples
     --------
@@ -235,7 +167,7 @@ def max_pool2d(image: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair | No
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    image = _as_image("image", image)
+    image = image_2d("image", image)
     kh, kw = _pair("kernel_size", kernel_size)
     sh, sw = (kh, kw) if stride is None else _pair("stride", stride)
     if kh > image.shape[0] or kw > image.shape[1]:
@@ -261,9 +193,9 @@ def conv_layer_params(in_channels: int, out_channels: int, kernel_size: int, bia
     >>> conv_layer_params(in_channels=3, out_channels=2, kernel_size=3)
     56
     """
-    in_channels = _check_positive_int("in_channels", in_channels)
-    out_channels = _check_positive_int("out_channels", out_channels)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    in_channels = whole_number("in_channels", in_channels)
+    out_channels = whole_number("out_channels", out_channels)
+    kernel_size = whole_number("kernel_size", kernel_size)
     return out_channels * (in_channels * kernel_size**2 + int(bias))
 
 
@@ -280,8 +212,8 @@ def linear_layer_params(in_features: int, out_features: int, bias: bool = True) 
     >>> linear_layer_params(in_features=784, out_features=10)
     7850
     """
-    in_features = _check_positive_int("in_features", in_features)
-    out_features = _check_positive_int("out_features", out_features)
+    in_features = whole_number("in_features", in_features)
+    out_features = whole_number("out_features", out_features)
     return out_features * (in_features + int(bias))
 
 

@@ -14,7 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .conv import _as_image, conv_output_size
+from .arguments import image_2d
+from .conv import conv_output_size
 
 __all__ = [
     "draw_number_grid",
@@ -68,7 +69,7 @@ def draw_number_grid(
     ValueError, TypeError
         If ``values`` is not a 2-D numeric array.
     """
-    grid = _as_image("values", values)
+    grid = image_2d("values", values)
     image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax)
     for (row, col), value in np.ndenumerate(grid):
         red, green, blue, _ = image.cmap(image.norm(value))

@@ -9,8 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-
-from .diagrams import draw_number_grid
+from sklearn.metrics import ConfusionMatrixDisplay
 
 __all__ = ["digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
 
@@ -61,7 +60,7 @@ def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
 
 
 def confusion_figure(matrix: np.ndarray) -> Figure:
-    """A confusion matrix with each count written in its cell.
+    """A confusion matrix with each count written in its cell, drawn by scikit-learn's ``ConfusionMatrixDisplay``.
 
     Raises
     ------
@@ -72,11 +71,7 @@ def confusion_figure(matrix: np.ndarray) -> Figure:
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix has shape {matrix.shape}: a confusion matrix is square (classes x classes).")
     fig, ax = plt.subplots(figsize=(6.5, 6))
-    draw_number_grid(ax, matrix, "", cmap="Blues", vmin=0, vmax=matrix.max())
-    ticks = np.arange(len(matrix))
-    ax.tick_params(labelbottom=True, labelleft=True)
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ConfusionMatrixDisplay(matrix, display_labels=np.arange(len(matrix))).plot(ax=ax, cmap="Blues", colorbar=False)
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     fig.tight_layout()

@@ -1,17 +1,15 @@
-"""Classification scores on a whole test set, with scikit-learn."""
+"""Label checks around scikit-learn's confusion matrix, and the indices of the wrong predictions.
+
+The scores themselves (accuracy, precision, recall, F1) are the student's to
+compute with ``sklearn.metrics`` in Exercise 2.3.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_score,
-    recall_score,
-)
+from sklearn.metrics import confusion_matrix
 
-__all__ = ["classification_scores", "confusion", "misclassified"]
+__all__ = ["confusion", "misclassified"]
 
 
 def _labels(name: str, values) -> np.ndarray:
@@ -36,32 +34,6 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
             f"({y_pred[0].item()!r}, ...): convert one of them, for example with .astype(int), so that equal classes match."
         )
     return y_true, y_pred
-
-
-def classification_scores(y_true, y_pred) -> dict[str, float]:
-    """Accuracy and the macro-averaged F1 score, precision and recall.
-
-    Macro averaging computes each score per class and takes the unweighted
-    mean, so every digit counts equally however many examples it has.
-
-    Raises
-    ------
-    ValueError
-        If the label arrays are not 1-D, differ in length or are empty.
-
-    Examples
-    --------
-    >>> scores = classification_scores([0, 0, 1, 1], [0, 1, 1, 1])
-    >>> {name: round(value, 3) for name, value in scores.items()}
-    {'accuracy': 0.75, 'f1': 0.733, 'precision': 0.833, 'recall': 0.75}
-    """
-    y_true, y_pred = _pair(y_true, y_pred)
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "precision": float(precision_score(y_true, y_pred, average="macro", zero_division=0)),
-        "recall": float(recall_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
 
 
 def confusion(y_true, y_pred, num_classes: int = 10) -> np.ndarray:

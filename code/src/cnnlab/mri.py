@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import _check_positive_int, conv2d
+from .arguments import whole_number
+from .conv import conv2d
 
 __all__ = ["brain_slice", "strongest_edge_patch"]
 
@@ -69,7 +70,7 @@ def strongest_edge_patch(image: np.ndarray, size: int = 7, kernel: np.ndarray | 
     """
     from .conv import sobel_kernel
 
-    size = _check_positive_int("size", size)
+    size = whole_number("size", size)
     if size > min(image.shape[:2]):
         raise ValueError(f"size={size} is larger than the image {image.shape}: use a smaller patch.")
     kernel = sobel_kernel("x") if kernel is None else kernel

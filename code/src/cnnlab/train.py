@@ -14,12 +14,14 @@ __all__ = ["get_device", "seed_everything", "train_one_epoch", "train_for_steps"
 
 
 def get_device() -> torch.device:
-    """The fastest device available: CUDA, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The accelerator PyTorch can use (CUDA, Apple's MPS, Intel's XPU, ...), else the CPU.
+
+    Examples
+    --------
+    >>> get_device().type in {"cpu", "cuda", "mps", "xpu"}
+    True
+    """
+    return torch.accelerator.current_accelerator(check_available=True) or torch.device("cpu")
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["CHAPTER_VARIABLE", "USAGE_VARIABLE", "read_usage", "setup", "usage_file"]
+__all__ = ["CHAPTER_VARIABLE", "USAGE_VARIABLE", "machine_file", "read_usage", "setup", "usage_file"]
 
 USAGE_VARIABLE = "BOOK_KERNEL_USAGE"
 CHAPTER_VARIABLE = "BOOK_KERNEL_CHAPTER"
@@ -35,6 +35,19 @@ def usage_file(outdir: str | os.PathLike) -> Path:
     '_build/kernel-usage.jsonl'
     """
     return Path(outdir).parent / "kernel-usage.jsonl"
+
+
+def machine_file(outdir: str | os.PathLike) -> Path:
+    """Where the execution-statistics chapter of a build whose HTML goes to ``outdir`` records the machine.
+
+    The chapter writes it beside the kernel record (``BOOK_KERNEL_USAGE``).
+
+    Examples
+    --------
+    >>> machine_file("_build/html").as_posix()
+    '_build/build-machine.json'
+    """
+    return usage_file(outdir).with_name("build-machine.json")
 
 
 def read_usage(path: str | os.PathLike) -> list[dict]:

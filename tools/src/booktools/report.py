@@ -1,29 +1,31 @@
 """A summary of a book build for a CI job: which chapter ran how long, in how much memory, on which device.
 
 Reads the built execution-statistics page, whose ``{nb-exec-table}`` lists
-every executed chapter and whose first cell prints the device, and the kernel
-record of :mod:`booktools.kernel_usage`, and writes a Markdown table::
+every executed chapter, the record of the machine that this page's chapter
+writes as it executes, and the kernel record of :mod:`booktools.kernel_usage`,
+and writes a Markdown table::
 
     python -m booktools.report _build/html >> "$GITHUB_STEP_SUMMARY"
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-from booktools.kernel_usage import read_usage, usage_file
+from booktools.kernel_usage import machine_file, read_usage, usage_file
 
-__all__ = ["read_execution_page", "summary_markdown"]
+__all__ = ["read_execution_page", "read_device", "summary_markdown"]
 
 STATISTICS_PAGE = Path("book") / "execution-statistics.html"
 RUN_TIME = "Run Time (s)"
 
 
-def read_execution_page(html_dir: str | Path) -> tuple[list[dict[str, str]], str]:
-    """The execution table's rows and the device line of a built book.
+def read_execution_page(html_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of the execution table of a built book, read with BeautifulSoup.
 
     Raises
     ------
@@ -41,13 +43,23 @@ def read_execution_page(html_dir: str | Path) -> tuple[list[dict[str, str]], str
         if RUN_TIME in header:
             body = table.find("tbody") or table
             rows = [[cell.get_text(" ", strip=True) for cell in row.find_all("td")] for row in body.find_all("tr")]
-            records = [dict(zip(header, row)) for row in rows if row]
-            break
-    else:
-        raise ValueError(f"{path} has no execution table: keep the {{nb-exec-table}} directive on that page.")
-    outputs = [pre.get_text() for pre in soup.find_all("pre")]
-    device = next((line for text in outputs for line in text.splitlines() if line.startswith("device:")), "device: unknown")
-    return records, device.removeprefix("device:").strip()
+            return [dict(zip(header, row)) for row in rows if row]
+    raise ValueError(f"{path} has no execution table: keep the {{nb-exec-table}} directive on that page.")
+
+
+def read_device(html_dir: str | Path) -> str:
+    """The device the chapters ran on, from the machine record of the build, or ``"unknown"`` without one.
+
+    Examples
+    --------
+    >>> read_device("no-build/html")
+    'unknown'
+    """
+    try:
+        machine = json.loads(machine_file(html_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown"
+    return f"{machine.get('device', '?')} ({machine.get('device name', '?')})"
 
 
 def summary_markdown(html_dir: str | Path) -> str:
@@ -61,9 +73,10 @@ def summary_markdown(html_dir: str | Path) -> str:
     No execution statistics: no-build/html/book/execution-statistics.html not found: build the book first (jupyter-book build .).
     """
     try:
-        rows, device = read_execution_page(html_dir)
+        rows = read_execution_page(html_dir)
     except (FileNotFoundError, ValueError) as error:
         return f"### Book build\n\nNo execution statistics: {error}"
+    device = read_device(html_dir)
     try:
         memory = {record["chapter"]: record["peak_memory_mb"] for record in read_usage(usage_file(html_dir))}
     except FileNotFoundError:
