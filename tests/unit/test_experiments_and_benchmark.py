@@ -99,13 +99,13 @@ def test_recorded_measurements_hold_what_the_chapter_reads():
         assert record["contention_steps"] > 0 and record["cpu_cores"] > 0
 
 
-def test_seed_idiom_and_tensor_path_train_identically_on_the_same_batches(sample):
-    """With the batches in the same order, the two loaders give bit-identical training."""
+def test_original_loader_and_tensor_path_yield_identical_batches(sample):
+    """In the same order, the original practical's ToTensor DataLoader and the tensors give bit-identical batches."""
     train_dataset, _, _ = sample
     X, y = loaders.dataset_to_tensors(train_dataset)
     first = [(X[i : i + 8], y[i : i + 8]) for i in range(0, 64, 8)]
-    seed_batches = list(torch.utils.data.DataLoader(torch.utils.data.Subset(train_dataset, range(64)), batch_size=8))
-    for (X1, y1), (X2, y2) in zip(first, seed_batches):
+    original_batches = list(torch.utils.data.DataLoader(torch.utils.data.Subset(train_dataset, range(64)), batch_size=8))
+    for (X1, y1), (X2, y2) in zip(first, original_batches):
         assert torch.equal(X1, X2) and torch.equal(y1, y2)
 
 
