@@ -7,6 +7,8 @@ from bs4 import BeautifulSoup
 
 from bookpaths import ROOT, chapters_with_code
 from booktools.kernel_usage import read_usage, usage_file
+from booktools.report import read_device
+from cnnlab import train
 
 pytestmark = pytest.mark.book
 
@@ -40,3 +42,8 @@ def test_statistics_page_shows_the_table(usage, built_book):
     shown = {row.find("th").get_text(strip=True) for row in table.find("tbody").find_all("tr")}
     # The page runs last and shows every chapter measured before it.
     assert shown == set(usage) - {"book/execution-statistics"}
+
+
+def test_the_report_reads_the_device_the_build_recorded(usage, built_book):
+    # The chapter names the machine file itself (it cannot import booktools on Colab): both must agree.
+    assert read_device(built_book.html).startswith(f"{train.get_device().type} ("), "no build-machine.json where the report looks"
