@@ -3,14 +3,90 @@
 Tests marked ``book``, ``notebooks`` or ``browser`` keep their mark; every
 other test, the doctests of ``cnnlab`` and ``booktools`` included, is a
 ``unit`` test.
+
+At the end of a run the summary gives each layer's wall time (the time during
+which at least one of its tests was running, on any worker) and the slowest
+tests, each with the reason its ``slow`` mark gives.
 """
+
+from __future__ import annotations
+
+from collections import defaultdict
 
 import pytest
 
 LAYERS = ("unit", "book", "notebooks", "browser")
+SLOW_SECONDS = 15
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if not any(item.get_closest_marker(layer) for layer in LAYERS):
             item.add_marker(pytest.mark.unit)
+        slow = item.get_closest_marker("slow")
+        if slow is not None and not (slow.args and str(slow.args[0]).strip()):
+            raise pytest.UsageError(f"{item.nodeid}: give the slow mark its reason, @pytest.mark.slow('why it takes long').")
+
+
+def merged_seconds(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of time intervals.
+
+    Examples
+    --------
+    >>> merged_seconds([(0, 2), (1, 3), (5, 6)])
+    4
+    """
+    total, end = 0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+class LayerClock:
+    """Collects each test's time, on the process that reports (the xdist controller, or the only process)."""
+
+    def __init__(self):
+        self.intervals = defaultdict(list)
+        self.names = defaultdict(set)
+        self.tests = defaultdict(float)
+        self.reasons = {}
+
+    def pytest_runtest_logreport(self, report):
+        if not getattr(report, "stop", 0):
+            return
+        layer = next((layer for layer in LAYERS if layer in report.keywords), "unit")
+        self.intervals[layer].append((report.start, report.stop))
+        self.names[layer].add(report.nodeid)
+        self.tests[report.nodeid] += report.stop - report.start
+        if report.when == "call":
+            reason = dict(report.user_properties).get("slow")
+            if reason:
+                self.reasons[report.nodeid] = reason
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.intervals:
+            return
+        write = terminalreporter.write_line
+        terminalreporter.section("wall time per layer")
+        for layer in LAYERS:
+            if self.intervals[layer]:
+                write(f"{layer:>10}: {merged_seconds(self.intervals[layer]):7.1f} s  ({len(self.names[layer])} tests)")
+        slow = sorted(((seconds, nodeid) for nodeid, seconds in self.tests.items() if seconds >= SLOW_SECONDS), reverse=True)
+        if slow:
+            terminalreporter.section(f"tests over {SLOW_SECONDS} s, and why")
+            for seconds, nodeid in slow:
+                write(f"{seconds:6.1f} s  {nodeid}: {self.reasons.get(nodeid, 'NO REASON GIVEN: mark it @pytest.mark.slow(why)')}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    slow = item.get_closest_marker("slow")
+    if slow is not None:
+        item.user_properties.append(("slow", str(slow.args[0])))
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(LayerClock(), "layer-clock")

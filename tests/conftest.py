@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from bookpaths import ROOT
 
@@ -23,41 +26,52 @@ class BuiltBook:
     seconds: float
 
 
+def _read_build(out: Path) -> BuiltBook:
+    saved = json.loads((out / "build.json").read_text())
+    log = (out / "build.log").read_text()
+    return BuiltBook(out / "_build" / "html", out / "_build" / "jupyter_execute", log, saved["returncode"], saved["seconds"])
+
+
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> BuiltBook:
-    """Build the book once, exactly as the README says, into a temporary folder.
+def built_book(tmp_path_factory, request) -> BuiltBook:
+    """Build the book once per test run, exactly as the README says, into a folder all workers share.
 
-    When ``CNNLAB_BUILT_BOOK`` names a folder, the build goes there, and a
-    build already recorded there is used again: the CI workflow builds once in
-    its book step and its browser step reads the same site.
+    Under pytest-xdist every worker asks for it: the first takes the lock and
+    builds, the others wait for the lock and read the same build. When
+    ``CNNLAB_BUILT_BOOK`` names a folder, the build goes there, and a build
+    already recorded there is used again: the CI workflow builds once in its
+    book step, and its later steps read the same site. Either way the build
+    starts from an empty execution cache, so every chapter is executed.
     """
-    import json
-    import time
-
     reuse = os.environ.get("CNNLAB_BUILT_BOOK")
-    out = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("book")
-    record = out / "build.json"
-    if reuse and record.is_file():
-        saved = json.loads(record.read_text())
-        log = (out / "build.log").read_text()
-        return BuiltBook(out / "_build" / "html", out / "_build" / "jupyter_execute", log, saved["returncode"], saved["seconds"])
+    # Under xdist each worker's temporary folder sits inside one folder of the whole run.
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    out = Path(reuse).resolve() if reuse else shared / "built-book"
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
-    jupyter_book = shutil.which("jupyter-book") or "jupyter-book"
-    start = time.perf_counter()
-    process = subprocess.run(
-        [jupyter_book, "build", ".", "--all", "-W", "-n", "--keep-going", "--path-output", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - start
-    log = process.stdout + process.stderr
-    (out / "build.log").write_text(log)
-    record.write_text(json.dumps({"returncode": process.returncode, "seconds": seconds}))
-    artifacts = ROOT / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    (artifacts / "build.log").write_text(log)
-    print(f"\nbook built in {seconds:.0f} s", file=sys.stderr)
-    return BuiltBook(out / "_build" / "html", out / "_build" / "jupyter_execute", log, process.returncode, seconds)
+    with FileLock(str(out / "build.lock")):
+        if (out / "build.json").is_file():
+            return _read_build(out)
+        shutil.rmtree(out / "_build", ignore_errors=True)
+        # The test that asked first waits for the whole build: the run's summary says so.
+        first = getattr(request, "_pyfuncitem", None)
+        if first is not None:
+            first.user_properties.append(("slow", "sets up the book build that the book, notebooks and browser tests share"))
+        env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
+        jupyter_book = shutil.which("jupyter-book") or "jupyter-book"
+        start = time.perf_counter()
+        process = subprocess.run(
+            [jupyter_book, "build", ".", "--all", "-W", "-n", "--keep-going", "--path-output", str(out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
+        log = process.stdout + process.stderr
+        (out / "build.log").write_text(log)
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        (artifacts / "build.log").write_text(log)
+        (out / "build.json").write_text(json.dumps({"returncode": process.returncode, "seconds": seconds}))
+        print(f"\nbook built in {seconds:.0f} s", file=sys.stderr)
+        return _read_build(out)

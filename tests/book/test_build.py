@@ -2,6 +2,7 @@
 
 import re
 
+import nbformat
 import pytest
 import yaml
 from bs4 import BeautifulSoup
@@ -20,6 +21,21 @@ def test_build_succeeds_without_warnings(built_book):
     warnings = [line for line in built_book.log.splitlines() if re.search(r"(^|: )(WARNING|ERROR|CRITICAL):", line)]
     assert warnings == []
     assert (built_book.html / "index.html").exists()
+
+
+def test_every_chapter_executes_once_side_by_side(built_book):
+    # The tests build from an empty cache: booktools.execution runs every chapter, and myst-nb finds each in the cache.
+    executed = re.findall(r"\[booktools\.execution\] executed (\S+) in", built_book.log)
+    assert sorted(executed) == sorted(chapters_with_code())
+    assert re.search(r"executing \d+ chapter\(s\), \d+ at a time", built_book.log)
+    assert "Executing notebook" not in built_book.log, "myst-nb executed a chapter a second time"
+
+
+@pytest.mark.parametrize("name", chapters_with_code())
+def test_the_downloadable_notebook_holds_the_outputs(built_book, name):
+    notebook = nbformat.read(built_book.html / "_sources" / f"{name}.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and sum(len(cell.outputs) for cell in code) >= len(code) // 2, f"{name}: the download offers a notebook without outputs"
 
 
 @pytest.mark.parametrize("name", toc_chapters())

@@ -38,10 +38,14 @@ def test_kernel_stays_within_the_binder_budget(usage, name):
 
 def test_statistics_page_shows_the_table(usage, built_book):
     soup = BeautifulSoup((built_book.html / "book" / "execution-statistics.html").read_text(), "html.parser")
-    table = next(table for table in soup.find_all("table") if "peak memory (MB)" in table.get_text())
-    shown = {row.find("th").get_text(strip=True) for row in table.find("tbody").find_all("tr")}
-    # The page runs last and shows every chapter measured before it.
-    assert shown == set(usage) - {"book/execution-statistics"}
+    table = soup.select_one("table.kernel-usage")
+    assert [cell.get_text(strip=True) for cell in table.find("thead").find_all("th")] == ["chapter", "peak memory (MB)", "wall time (s)"]
+    rows = [[cell.get_text(strip=True) for cell in row.find_all("td")] for row in table.find("tbody").find_all("tr")]
+    # Filled in when the page is written, after every chapter ran: the page itself included.
+    assert {row[0] for row in rows} == set(usage)
+    for chapter, memory, seconds in rows:
+        assert float(memory.replace(",", "")) == pytest.approx(usage[chapter]["peak_memory_mb"], abs=0.5)
+    assert "budget: 1,500 MB" in table.find_next("p").get_text()
 
 
 def test_the_report_reads_the_device_the_build_recorded(usage, built_book):

@@ -1,14 +1,9 @@
-"""nbval on every chapter, and the student notebooks up to date with their sources.
+"""Cells for nbval to check, and the student notebooks up to date with their sources.
 
-nbval re-executes each chapter and compares the cells marked
-``# NBVAL_CHECK_OUTPUT`` with the outputs of the book build. The notebooks it
-reads are the build's own jupytext conversions of the chapters, with the
-outputs the site shows, so a result that is not reproducible fails here.
+nbval itself runs in ``tests/notebooks/test_colab.py``: each chapter is
+executed once, as its student notebook in the Colab-like environment, and
+the cells marked ``# NBVAL_CHECK_OUTPUT`` are compared with the book build's.
 """
-
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -18,22 +13,6 @@ from booktools import notebooks
 pytestmark = pytest.mark.book
 
 CHAPTERS_WITH_CODE = chapters_with_code()
-
-
-@pytest.mark.parametrize("name", CHAPTERS_WITH_CODE)
-def test_chapter_passes_nbval(built_book, name):
-    assert built_book.returncode == 0, "the book build failed; see test_build"
-    executed = built_book.executed / f"{name}.ipynb"
-    assert executed.exists(), f"the build did not execute {name}"
-    process = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", str(executed)],
-        cwd=executed.parent,
-        env={**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")},
-        capture_output=True,
-        text=True,
-    )
-    assert process.returncode == 0, process.stdout[-6000:]
-    assert " passed" in process.stdout
 
 
 def test_checked_cells_exist():

@@ -1,16 +1,22 @@
-"""The Colab contract, offline.
+"""The Colab contract, offline, and nbval on every chapter, in one execution per chapter.
 
 A Colab-like environment: a fresh virtual environment over this machine's
 packages (torch, torchvision and numpy already there, as on Colab), with
 pip from outside it as on Colab, a stand-in ``google.colab`` module imported
 at start-up, and this checkout's ``code/`` served as a git repository from
 disk in place of GitHub (through the setup cell's ``CNNLAB_PACKAGE_URL``
-override). For every student notebook:
+override). For every student notebook, nbval runs it with the reference
+solutions in its blanks, in that environment:
 
-* its first cell installs ``cnnlab`` into that environment, and pip changes
-  none of the packages already present;
-* the notebook, with the reference solutions in its blanks, runs to the end
-  and every self-check passes.
+* its first cell installs ``cnnlab``, which is then imported from the
+  environment, and pip changes none of the packages already present;
+* every cell runs, and every self-check passes with the message the site shows;
+* every cell marked ``# NBVAL_CHECK_OUTPUT`` in the chapter prints what it
+  printed in the book build: nbval compares them, so a result that is not
+  reproducible fails here.
+
+Running the chapter once for both checks halves what the notebooks cost: the
+student notebook's code cells are the chapter's, with the setup cell first.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from bookpaths import ROOT
 from booktools import notebooks
@@ -104,14 +109,40 @@ def colab_kernel(colab, monkeypatch):
     return colab
 
 
-def run(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    client = NotebookClient(notebook, kernel_name=KERNEL, timeout=900, resources={"metadata": {"path": str(ROOT / "book")}})
-    client.execute()
+def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNode, site_packages: Path) -> nbformat.NotebookNode:
+    """The solved student notebook with the book build's outputs, for nbval to compare.
+
+    A probe cell after the setup cell checks that ``cnnlab`` now comes from the
+    environment. Cells the chapter marks ``# NBVAL_CHECK_OUTPUT``, and the
+    self-check cells, are tagged for nbval to compare.
+    """
+    notebook = copy.deepcopy(solved)
+    chapter_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
+    student_cells = [cell for cell in notebook.cells if cell.cell_type == "code"][1:]
+    assert [strip(cell.source) for cell in student_cells] == [strip(cell.source) for cell in chapter_cells], (
+        "the student notebook's code cells are not the chapter's"
+    )
+    for student, chapter in zip(student_cells, chapter_cells):
+        student.outputs = chapter.outputs
+        if chapter.source.startswith("# NBVAL_CHECK_OUTPUT") or "checks.check_" in chapter.source:
+            student.metadata.setdefault("tags", []).append("nbval-check-output")
+    probe = (
+        "import sys\nimport cnnlab\n\n"
+        "assert 'google.colab' in sys.modules, 'not the Colab-like kernel'\n"
+        f"assert cnnlab.__file__.startswith({str(site_packages)!r}), "
+        "f'cnnlab was imported from {cnnlab.__file__}, not installed by the setup cell'"
+    )
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(probe))
     return notebook
 
 
 def text_of(cell) -> str:
     return "".join(output.get("text", "") or "".join(output.get("data", {}).get("text/plain", "")) for output in cell.outputs)
+
+
+def strip(source: str) -> str:
+    """A cell's code without the markers the generator removes or keeps."""
+    return "\n".join(line for line in source.splitlines() if not line.startswith("# NBVAL_")).replace("  # ✎", "").strip()
 
 
 def test_the_environment_is_colab_like(colab):
@@ -122,8 +153,10 @@ def test_the_environment_is_colab_like(colab):
     assert not (colab.site_packages / "cnnlab").exists(), "cnnlab is installed before the setup cell ran"
 
 
+@pytest.mark.slow("executes the whole chapter, training included, in the Colab-like environment")
 @pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
-def test_colab_contract(colab_kernel, name):
+def test_colab_contract_and_nbval(colab_kernel, built_book, name, tmp_path):
+    assert built_book.returncode == 0, "the book build failed; see tests/book/test_build.py"
     book = notebooks.Book.from_config(ROOT)
     committed = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
     solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True)
@@ -131,26 +164,27 @@ def test_colab_contract(colab_kernel, name):
     assert [cell.source for cell in solved.cells if "# ✎" not in cell.source] == [
         cell.source for cell in committed.cells if "# ✎" not in cell.source
     ], f"{name}.ipynb is stale: run python -m booktools.notebooks"
+    executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
+    checks = [cell for cell in executed.cells if cell.cell_type == "code" and "checks.check_" in cell.source]
+    for cell in checks:
+        assert text_of(cell).count("✓ Task ") == cell.source.count("checks.check_"), f"the build's self-check failed:\n{cell.source}"
+    if re.match(r"ex\d", name):
+        assert checks, f"{name} has no self-check"
 
+    # The notebook's folder is the kernel's working folder, as book/ is for the build.
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nbval_notebook(solved, executed, colab_kernel.site_packages), path)
     before = colab_kernel.packages()
-    setup = run(
-        nbformat.v4.new_notebook(
-            cells=[copy.deepcopy(solved.cells[0]), nbformat.v4.new_code_cell(PROBE)], metadata=solved.metadata
-        )
+    process = subprocess.run(
+        [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL, "--nbval-cell-timeout", "900"]
+        + ["-p", "no:cacheprovider", "-q", str(path)],
+        cwd=tmp_path,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
     )
+    assert process.returncode == 0, process.stdout[-6000:]
+    assert " passed" in process.stdout
     after = colab_kernel.packages()
     changed = {package: (version, after.get(package)) for package, version in before.items() if after.get(package) != version}
     assert changed == {}, f"the setup cell changed packages Colab already has: {changed}"
-    location, colab_seen = text_of(setup.cells[1]).split()
-    assert colab_seen == "True"
-    assert Path(location).is_relative_to(colab_kernel.site_packages), (
-        f"cnnlab was imported from {location}, not installed by the setup cell"
-    )
-
-    executed = run(solved)
-    checks = [cell for cell in executed.cells if cell.cell_type == "code" and "checks.check_" in cell.source]
-    for cell in checks:
-        passed = text_of(cell).count("✓ Task ")
-        assert passed == cell.source.count("checks.check_"), f"{cell.source}\ngave {text_of(cell)!r}"
-    if re.match(r"ex\d", name):
-        assert checks, f"{name} has no self-check"

@@ -120,7 +120,7 @@ def test_every_test_belongs_to_a_layer():
     declared = (ROOT / "pytest.ini").read_text()
     assert all(f"    {layer}:" in declared for layer in LAYERS)
     process = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider"]
         + ["-m", "not (" + " or ".join(LAYERS) + ")"],
         cwd=ROOT,
         capture_output=True,

@@ -188,19 +188,21 @@ def test_an_interrupted_write_is_never_read(tmp_path, sample_root, monkeypatch):
 
 PREPARE_TOGETHER = """
 import sys
+import time
 from pathlib import Path
 from cnnlab import data
 
 roots = [Path(p) for p in sys.argv[1:]]
 for root in roots:
     while not (root / "go").exists():
-        pass
+        time.sleep(0.001)
     source = data.prepare_mnist("sample", root)
     assert data.check_raw_files(source.folder)["t10k-images-idx3-ubyte"] == 1000
 print("ok", len(roots))
 """
 
 
+@pytest.mark.slow("two processes each prepare the sample 20 times, to give a race every chance to show")
 def test_two_processes_preparing_one_cache_never_break_each_other(tmp_path):
     """Two processes prepare the same empty cache at the same moment, 20 times over."""
     roots = [tmp_path / f"cache-{index}" for index in range(20)]

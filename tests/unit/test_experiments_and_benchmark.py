@@ -18,21 +18,69 @@ def test_compare_models_is_fair_and_repeatable(sample):
     X_test, y_test = loaders.dataset_to_tensors(test_dataset)
     train_loader = loaders.tensor_loader(X, y, 8, shuffle=True, seed=0)
     test_loader = loaders.tensor_loader(X_test, y_test, 500)
-    table = experiments.compare_models(
+    runs = experiments.compare_models(
         {"a": models.SequentialCNN, "b": models.SequentialCNN, "bn": lambda: models.SequentialCNN(batchnorm=True)},
         train_loader,
         test_loader,
         num_steps=30,
+        seeds=(0, 1),
         progress=False,
     )
-    assert list(table.index) == ["a", "b", "bn"]
-    assert list(table.columns) == ["parameters", "training seconds", "test loss", "test accuracy"]
-    # Same seed, same batches: identical models give identical results.
-    assert table.loc["a", "test loss"] == table.loc["b", "test loss"]
-    assert table.loc["bn", "parameters"] == 21_900
-    assert ((table["test accuracy"] >= 0) & (table["test accuracy"] <= 1)).all()
-    with pytest.raises(ValueError, match="factories is empty"):
-        experiments.compare_models({}, train_loader, test_loader, 1)
+    assert list(runs.columns) == ["model", "seed", "parameters", "training seconds", "test loss", "test accuracy"]
+    assert runs[["model", "seed"]].values.tolist() == [["a", 0], ["a", 1], ["b", 0], ["b", 1], ["bn", 0], ["bn", 1]]
+    by_run = runs.set_index(["model", "seed"])
+    # Same seed, same batches: identical models give identical results; another seed gives another result.
+    assert by_run.loc[("a", 0), "test loss"] == by_run.loc[("b", 0), "test loss"]
+    assert by_run.loc[("a", 1), "test loss"] == by_run.loc[("b", 1), "test loss"]
+    assert by_run.loc[("a", 0), "test loss"] != by_run.loc[("a", 1), "test loss"]
+    assert by_run.loc[("bn", 0), "parameters"] == 21_900
+    assert runs["test accuracy"].between(0, 1).all()
+    summary = experiments.summarise(runs)
+    assert list(summary.index) == ["a", "b", "bn"] and (summary["seeds"] == 2).all()
+    assert summary.loc["a", "mean accuracy"] == pytest.approx(runs[runs["model"] == "a"]["test accuracy"].mean(), abs=1e-4)
+    comparison = experiments.against_baseline(runs, "a")
+    assert list(comparison.index) == ["b", "bn"]
+    assert comparison.loc["b", "difference (points)"] == 0 and not comparison.loc["b", "beyond noise"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"factories": {}}, ValueError, "factories is empty"),
+        ({"seeds": ()}, ValueError, r"seeds=\[\] must hold at least one seed"),
+        ({"seeds": (1, 1)}, ValueError, r"seeds=\[1, 1\] must hold at least one seed, each once"),
+        ({"seeds": 3}, TypeError, r"seeds=3 must be a list of seeds"),
+        ({"seeds": (-1,)}, ValueError, r"seed=-1 must be non-negative"),
+        ({"num_steps": 0}, ValueError, r"num_steps=0 must be positive"),
+    ],
+)
+def test_compare_models_refuses_bad_arguments(kwargs, error, message):
+    arguments = {"factories": {"a": models.SequentialCNN}, "train_loader": [], "test_loader": [], "num_steps": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        experiments.compare_models(**arguments)
+
+
+def test_against_baseline_calls_only_separate_ranges_beyond_the_noise():
+    runs = pd.DataFrame(
+        {
+            "model": ["base"] * 3 + ["clearly better"] * 3 + ["overlapping"] * 3 + ["touching"] * 3,
+            "seed": [0, 1, 2] * 4,
+            "parameters": 1,
+            "training seconds": 1.0,
+            "test accuracy": [0.90, 0.91, 0.92, 0.95, 0.96, 0.97, 0.915, 0.93, 0.94, 0.92, 0.93, 0.94],
+        }
+    )
+    comparison = experiments.against_baseline(runs, "base")
+    assert comparison["beyond noise"].to_dict() == {"clearly better": True, "overlapping": False, "touching": False}
+    assert comparison.loc["clearly better", "difference (points)"] == 5.0
+    assert comparison.loc["overlapping", "spread (points)"] == 2.5
+    assert (comparison["baseline spread (points)"] == 2.0).all()
+    with pytest.raises(ValueError, match=r"baseline='other' is not among the models \['base'"):
+        experiments.against_baseline(runs, "other")
+    with pytest.raises(TypeError, match="runs must be the table that compare_models returns"):
+        experiments.summarise(runs.drop(columns="seed"))
+    with pytest.raises(ValueError, match="runs is empty"):
+        experiments.summarise(runs.iloc[:0])
 
 
 def test_benchmark_recipes_train_on_the_same_images(sample):

@@ -1,5 +1,6 @@
 """Tests of cnnlab.figures: what each figure shows."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -77,3 +78,28 @@ def test_loss_curve_figure():
         figures.loss_curve_figure([])
     with pytest.raises(ValueError, match="window=0 must be positive"):
         figures.loss_curve_figure([1.0], window=0)
+
+
+def test_ablation_figure_shows_every_run_and_each_mean():
+    import pandas as pd
+
+    runs = pd.DataFrame(
+        {
+            "model": ["a"] * 3 + ["b"] * 3,
+            "seed": [0, 1, 2] * 2,
+            "parameters": 1,
+            "training seconds": 1.0,
+            "test accuracy": [0.90, 0.91, 0.92, 0.95, 0.96, 0.97],
+        }
+    )
+    fig = figures.ablation_figure(runs)
+    ax = fig.axes[0]
+    dots = [offsets for collection in ax.collections for offsets in collection.get_offsets().tolist()]
+    assert sorted(dots) == sorted([[acc * 100, row] for row, model in enumerate("ab") for acc in runs[runs.model == model]["test accuracy"]])
+    means = [line.get_xdata()[0] for line in ax.lines if line.get_color() == "black"]
+    assert means == pytest.approx([91.0, 96.0])
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["seed 0", "seed 1", "seed 2", "mean"]
+    plt.close(fig)
+    with pytest.raises(TypeError, match="runs must be the table that compare_models returns"):
+        figures.ablation_figure(runs[["model", "test accuracy"]])

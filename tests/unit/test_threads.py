@@ -43,3 +43,22 @@ def test_use_available_cpus_sets_and_says(monkeypatch):
         assert message.startswith("PyTorch uses 3 CPU thread(s)") and "may use 4 core(s)" in message
     finally:
         torch.set_num_threads(before)
+
+
+def test_cnnlab_threads_overrides_the_recommendation(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("CNNLAB_THREADS", "1")
+    monkeypatch.setattr(threads, "available_cpus", lambda cgroup=threads.CGROUP: 8.0)
+    try:
+        message = threads.use_available_cpus()
+        assert torch.get_num_threads() == 1
+        assert message.startswith("PyTorch uses 1 CPU thread(s)") and "CNNLAB_THREADS asks" in message
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_cnnlab_threads_must_be_a_positive_whole_number(monkeypatch, value):
+    monkeypatch.setenv("CNNLAB_THREADS", value)
+    with pytest.raises(ValueError, match=rf"CNNLAB_THREADS='{value}' is not a number of threads: set it to a positive"):
+        threads.use_available_cpus()

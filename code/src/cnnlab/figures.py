@@ -11,7 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
-__all__ = ["digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
+__all__ = ["ablation_figure", "digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
 
 
 def _as_numpy(values) -> np.ndarray:
@@ -161,5 +161,42 @@ def loss_curve_figure(losses, window: int = 100) -> Figure:
     ax.set_ylabel("cross-entropy loss")
     ax.set_yscale("log")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def ablation_figure(runs) -> Figure:
+    """Every run of an ablation: one dot per seed and a bar at each model's mean test accuracy.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        The table of :func:`cnnlab.experiments.compare_models` (columns ``model``, ``seed``, ``test accuracy``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``runs`` is not such a table, or is empty.
+    """
+    from .experiments import summarise
+
+    summary = summarise(runs)
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(summary) + 1.2))
+    seeds = sorted(runs["seed"].unique())
+    markers = "osD^v<>p"
+    for row, name in enumerate(summary.index):
+        model = runs[runs["model"] == name]
+        for index, seed in enumerate(seeds):
+            accuracy = model.loc[model["seed"] == seed, "test accuracy"] * 100
+            ax.scatter(accuracy, [row] * len(accuracy), marker=markers[index % len(markers)], color=f"C{index}",
+                       label=f"seed {seed}" if row == 0 else None, zorder=3)
+        mean = summary.loc[name, "mean accuracy"] * 100
+        ax.plot([mean, mean], [row - 0.3, row + 0.3], color="black", linewidth=2, label="mean" if row == 0 else None)
+        ax.plot([summary.loc[name, "lowest"] * 100, summary.loc[name, "highest"] * 100], [row, row], color="0.6", zorder=1)
+    ax.set_yticks(range(len(summary)), summary.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy (%)")
+    ax.grid(axis="x", color="0.9")
+    ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False, fontsize=9)
     fig.tight_layout()
     return fig

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["available_cpus", "cpu_quota", "recommended_threads", "use_available_cpus"]
+__all__ = ["THREADS_VARIABLE", "available_cpus", "cpu_quota", "recommended_threads", "requested_threads", "use_available_cpus"]
 
 CGROUP = Path("/sys/fs/cgroup")
+# Set by whatever shares the machine out: the book's build runs chapters side by side, one thread each.
+THREADS_VARIABLE = "CNNLAB_THREADS"
 
 
 def cpu_quota(cgroup: Path = CGROUP) -> float | None:
@@ -72,9 +74,40 @@ def recommended_threads(cpus: float | None = None) -> int:
     return max(1, math.floor(cpus) - 1)
 
 
+def requested_threads(environ: dict[str, str] | None = None) -> int | None:
+    """The thread count that ``CNNLAB_THREADS`` asks for, or None when it is not set.
+
+    Raises
+    ------
+    ValueError
+        If the variable is set to anything but a positive whole number.
+
+    Examples
+    --------
+    >>> requested_threads({"CNNLAB_THREADS": "1"}), requested_threads({})
+    (1, None)
+    """
+    value = (os.environ if environ is None else environ).get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{THREADS_VARIABLE}={value!r} is not a number of threads: set it to a positive whole number, "
+            f"such as 1, or unset it to let cnnlab choose."
+        )
+    return int(value)
+
+
 def use_available_cpus() -> str:
-    """Set PyTorch's thread count to :func:`recommended_threads`; return a sentence saying what was set and why."""
+    """Set PyTorch's thread count to :func:`recommended_threads`, or to ``CNNLAB_THREADS`` when it is set; say what and why."""
     cpus, before = available_cpus(), torch.get_num_threads()
+    requested = requested_threads()
+    if requested is not None:
+        torch.set_num_threads(requested)
+        return (
+            f"PyTorch uses {requested} CPU thread(s) (it would have started {before}), as the environment "
+            f"variable {THREADS_VARIABLE} asks: other work shares this machine's {cpus:g} core(s)."
+        )
     threads = recommended_threads(cpus)
     torch.set_num_threads(threads)
     return (

@@ -1,16 +1,19 @@
-"""Each chapter's kernel, measured during the book build: peak memory and wall time.
+"""Each chapter's kernel, measured when the book executes it: peak memory and wall time.
 
 mybinder.org gives a notebook 1 to 2 GB of memory, so the book keeps every
 chapter's kernel well under that. This Sphinx extension (listed in
-``_config.yml``) makes the build measure it:
+``_config.yml``) makes the build measure it and show it:
 
 * when the build starts, it points Jupyter at a ``python3`` kernel that runs
-  :mod:`booktools.measured_kernel`, which appends one JSON line (chapter, peak
-  resident memory, wall time) to ``_build/kernel-usage.jsonl`` when it exits;
-* before each chapter is read (and executed), it names the chapter in the
-  environment the kernel inherits;
-* it reads the page that shows the table (``kernel_usage_page``) last, so
-  that every other chapter has been measured when that page executes.
+  :mod:`booktools.measured_kernel`, which writes one JSON line (chapter, peak
+  resident memory, wall time) to the file named by ``BOOK_KERNEL_RECORD``
+  when it exits; :mod:`booktools.execution` gives each chapter's kernel a file
+  of its own and keeps the line with the chapter's cached outputs;
+* :mod:`booktools.execution` then writes the record of every chapter the site
+  shows to ``_build/kernel-usage.jsonl`` (:func:`write_usage`), whether it
+  ran in this build or came from the cache;
+* the ``{kernel-usage-table}`` directive shows that record as a table, filled
+  in when the page is written, so it is never older than the chapters.
 """
 
 from __future__ import annotations
@@ -20,10 +23,26 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["CHAPTER_VARIABLE", "USAGE_VARIABLE", "machine_file", "read_usage", "setup", "usage_file"]
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
+
+from booktools.measured_kernel import CHAPTER_VARIABLE, RECORD_VARIABLE
+
+__all__ = [
+    "CHAPTER_VARIABLE",
+    "RECORD_VARIABLE",
+    "USAGE_VARIABLE",
+    "machine_file",
+    "read_usage",
+    "setup",
+    "usage_file",
+    "usage_table",
+    "write_usage",
+]
 
 USAGE_VARIABLE = "BOOK_KERNEL_USAGE"
-CHAPTER_VARIABLE = "BOOK_KERNEL_CHAPTER"
+BUDGET_MB = 1500
 
 
 def usage_file(outdir: str | os.PathLike) -> Path:
@@ -50,8 +69,15 @@ def machine_file(outdir: str | os.PathLike) -> Path:
     return usage_file(outdir).with_name("build-machine.json")
 
 
+def write_usage(path: str | os.PathLike, records: list[dict]) -> None:
+    """Write the kernel records of a build, one JSON line per chapter."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+
+
 def read_usage(path: str | os.PathLike) -> list[dict]:
-    """The records of a build, one per executed chapter, in execution order.
+    """The records of a build, one per executed chapter.
 
     Raises
     ------
@@ -60,14 +86,12 @@ def read_usage(path: str | os.PathLike) -> list[dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: build the book (jupyter-book build .) with booktools.kernel_usage enabled.")
+        raise FileNotFoundError(f"{path} not found: build the book (jupyter-book build .) with booktools.execution enabled.")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _start(app) -> None:
     usage = usage_file(app.outdir)
-    usage.parent.mkdir(parents=True, exist_ok=True)
-    usage.write_text("", encoding="utf-8")
     spec_dir = usage.parent / "kernel-usage-spec"
     kernel_dir = spec_dir / "kernels" / "python3"
     kernel_dir.mkdir(parents=True, exist_ok=True)
@@ -79,25 +103,70 @@ def _start(app) -> None:
     }
     (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(spec_dir.resolve()), os.environ.get("JUPYTER_PATH")]))
+    # The execution-statistics chapter writes the machine record beside the kernel record.
     os.environ[USAGE_VARIABLE] = str(usage.resolve())
 
 
-def _read_usage_page_last(app, env, docnames: list[str]) -> None:
-    page = app.config.kernel_usage_page
-    if page in docnames:
-        docnames.remove(page)
-        docnames.append(page)
+def usage_table(records: list[dict]) -> list[nodes.Node]:
+    """Docutils nodes: a table of chapter, peak memory and wall time, and a line on the largest."""
+    if not records:
+        return [nodes.paragraph(text="No chapter's kernel was measured in this build.")]
+    table = nodes.table(classes=["colwidths-auto", "kernel-usage"])
+    group = nodes.tgroup(cols=3)
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in range(3))
+    head, body = nodes.thead(), nodes.tbody()
+    group += head
+    group += body
+
+    def row(cells, parent):
+        line = nodes.row()
+        line.extend(nodes.entry("", nodes.paragraph(text=text)) for text in cells)
+        parent += line
+
+    row(["chapter", "peak memory (MB)", "wall time (s)"], head)
+    for record in records:
+        row([record["chapter"], f"{record['peak_memory_mb']:,.0f}", f"{record['wall_s']:.1f}"], body)
+    largest = max(records, key=lambda record: record["peak_memory_mb"])
+    summary = nodes.paragraph(
+        text=f"Largest: {largest['chapter']}, {largest['peak_memory_mb']:,.0f} MB; budget: {BUDGET_MB:,} MB."
+    )
+    return [table, summary]
 
 
-def _name_chapter(app, docname: str, source: list[str]) -> None:
-    os.environ[CHAPTER_VARIABLE] = docname
+class KernelUsagePlaceholder(nodes.General, nodes.Element):
+    """Where the table goes; filled in when the page is written."""
+
+
+class KernelUsageTable(SphinxDirective):
+    """``{kernel-usage-table}``: each chapter's kernel peak memory and wall time."""
+
+    def run(self):
+        self.env.kernel_usage_pages = getattr(self.env, "kernel_usage_pages", set()) | {self.env.docname}
+        return [KernelUsagePlaceholder()]
+
+
+class FillKernelUsageTable(SphinxPostTransform):
+    """Replace each placeholder with the table of the build's kernel record."""
+
+    default_priority = 8
+
+    def run(self, **kwargs) -> None:
+        path = usage_file(self.app.outdir)
+        for node in list(self.document.findall(KernelUsagePlaceholder)):
+            node.replace_self(usage_table(read_usage(path) if path.is_file() else []))
+
+
+def _pages_with_the_table(app, env) -> list[str]:
+    # Written again at every build, so that the table always shows the chapters the site shows.
+    return sorted(getattr(env, "kernel_usage_pages", set()))
 
 
 def setup(app) -> dict:
     """Register the extension with Sphinx."""
-    app.add_config_value("kernel_usage_page", "book/execution-statistics", "env")
+    app.add_node(KernelUsagePlaceholder)
+    app.add_directive("kernel-usage-table", KernelUsageTable)
+    app.add_post_transform(FillKernelUsageTable)
     app.connect("builder-inited", _start)
-    app.connect("env-before-read-docs", _read_usage_page_last)
-    app.connect("source-read", _name_chapter)
-    # One chapter is read at a time: each kernel learns its chapter from the environment.
+    app.connect("env-updated", _pages_with_the_table)
     return {"parallel_read_safe": False, "parallel_write_safe": True}

@@ -1,7 +1,7 @@
 """An IPython kernel that records its peak memory and wall time when it exits.
 
 Started by the kernel spec that :mod:`booktools.kernel_usage` writes. When
-``BOOK_KERNEL_USAGE`` names a file, the kernel appends one JSON line to it
+``BOOK_KERNEL_RECORD`` names a file, the kernel appends one JSON line to it
 at exit: the chapter (``BOOK_KERNEL_CHAPTER``), the peak resident memory of
 the kernel process in MB, and the seconds it ran.
 """
@@ -14,7 +14,9 @@ import os
 import sys
 import time
 
-from booktools.kernel_usage import CHAPTER_VARIABLE, USAGE_VARIABLE
+# The kernel imports nothing of the build (Sphinx is slow to import); the build imports these names from here.
+RECORD_VARIABLE = "BOOK_KERNEL_RECORD"
+CHAPTER_VARIABLE = "BOOK_KERNEL_CHAPTER"
 
 
 def peak_memory_mb() -> float:
@@ -35,8 +37,8 @@ def _record(path: str, chapter: str, start: float) -> None:
 def main() -> None:
     """Run an IPython kernel, recording its usage at exit."""
     start = time.perf_counter()
-    if os.environ.get(USAGE_VARIABLE):
-        atexit.register(_record, os.environ[USAGE_VARIABLE], os.environ.get(CHAPTER_VARIABLE, "unknown"), start)
+    if os.environ.get(RECORD_VARIABLE):
+        atexit.register(_record, os.environ[RECORD_VARIABLE], os.environ.get(CHAPTER_VARIABLE, "unknown"), start)
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

@@ -49,6 +49,8 @@ ADMONITIONS = {
     "warning": "Warning",
 }
 CODE_BLOCKS = ("code-block", "code", "sourcecode")
+# Tables that the build fills in (myst-nb's execution times, booktools.kernel_usage's memory): a pointer to the site.
+BUILD_TABLES = {"nb-exec-table": "Execution times", "kernel-usage-table": "Memory and time per chapter"}
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):(?P<value>.*)$")
 _TITLED_TARGET = re.compile(r"^(?P<title>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 
@@ -270,9 +272,9 @@ class PlainMarkdown:
             return f"$$\n{directive.body}\n$$"
         if name == "tableofcontents":
             return ""
-        if name == "nb-exec-table":
+        if name in BUILD_TABLES:
             url = self.links.page(self.links.docname)
-            return f"> **Execution times**\n>\n> The table of every chapter's execution time is on the [published page]({url})."
+            return f"> **{BUILD_TABLES[name]}**\n>\n> This table is filled in when the book is built: see the [published page]({url})."
         if name == "literalinclude":
             raise ChapterError(
                 self.path,

@@ -1,0 +1,88 @@
+"""Tests of booktools.execution: the dependency fingerprint, the number of kernels, and chapters executed side by side."""
+
+import nbformat
+import pytest
+
+from booktools import execution
+
+
+@pytest.fixture
+def book(tmp_path):
+    (tmp_path / "lib" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "lib" / "helper.py").write_text("VALUE = 1\n")
+    (tmp_path / "lib" / "__pycache__" / "helper.cpython-311.pyc").write_bytes(b"compiled")
+    (tmp_path / "requirements.txt").write_text("torch==2.14.1\n")
+    return tmp_path
+
+
+def fingerprint(book, environ=None):
+    return execution.dependency_fingerprint(book, ["lib", "requirements.txt"], ["CNNLAB_MNIST"], environ or {})
+
+
+def test_fingerprint_changes_with_every_dependency(book):
+    first = fingerprint(book)
+    assert fingerprint(book) == first
+    (book / "lib" / "__pycache__" / "helper.cpython-311.pyc").write_bytes(b"compiled again")
+    assert fingerprint(book) == first, "byte-code caches are not sources"
+    changes = []
+    (book / "lib" / "helper.py").write_text("VALUE = 2\n")
+    changes.append(fingerprint(book))
+    (book / "lib" / "extra.py").write_text("")
+    changes.append(fingerprint(book))
+    (book / "requirements.txt").write_text("torch==2.15.0\n")
+    changes.append(fingerprint(book))
+    changes.append(fingerprint(book, {"CNNLAB_MNIST": "full"}))
+    changes.append(fingerprint(book, {"CNNLAB_MNIST": ""}))
+    assert len({first, *changes}) == 6
+
+
+def test_a_renamed_file_changes_the_fingerprint(book):
+    before = fingerprint(book)
+    (book / "lib" / "helper.py").rename(book / "lib" / "helpers.py")
+    assert fingerprint(book) != before
+
+
+def test_missing_dependency_is_named(book):
+    with pytest.raises(FileNotFoundError, match="book_execution_dependencies names 'cnnlab', which is not in"):
+        execution.dependency_fingerprint(book, ["cnnlab"], [])
+
+
+def test_parallel_workers_refuses_a_negative_request():
+    with pytest.raises(ValueError, match="book_execution_workers=-1 must be 0"):
+        execution.parallel_workers(3, cpus=2, requested=-1)
+
+
+def notebook(*sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def test_chapters_execute_side_by_side_with_one_thread_each(tmp_path):
+    threads = "import os; print(os.environ['CNNLAB_THREADS'], os.environ['OMP_NUM_THREADS'], os.environ['BOOK_KERNEL_CHAPTER'])"
+    chapters = [
+        execution.Chapter("book/a", notebook("x = 6 * 7", "print(x)", threads), tmp_path / "a.md"),
+        execution.Chapter("book/b", notebook("1 / 0", "print('never')"), tmp_path / "b.md"),
+        execution.Chapter("book/c", notebook("import os; print(os.getcwd())"), tmp_path / "c.md"),
+    ]
+    finished = []
+    result = execution.execute_side_by_side(chapters, workers=2, timeout=60, threads_per_kernel=1, done=finished.append)
+    assert sorted(chapter.docname for chapter in result) == ["book/a", "book/b", "book/c"]
+    assert finished == result
+    a, b, c = chapters
+    assert a.error is None and a.seconds > 0
+    assert a.notebook.cells[1].outputs[0]["text"] == "42\n"
+    assert a.notebook.cells[2].outputs[0]["text"] == "1 1 book/a\n"
+    assert "ZeroDivisionError" in b.error and b.notebook.cells[1].outputs == []
+    assert c.notebook.cells[0].outputs[0]["text"].strip() == str(tmp_path), "a chapter runs in its own folder"
+
+
+def test_an_executed_notebook_keeps_its_cache_key(tmp_path):
+    from jupyter_cache import get_cache
+
+    cache = get_cache(tmp_path / "cache")
+    chapter = execution.Chapter("book/a", notebook("x = 1", "print(x)"), tmp_path / "a.md")
+    _, before = cache.create_hashed_notebook(chapter.notebook)
+    execution.execute_side_by_side([chapter], workers=1, timeout=60)
+    assert chapter.notebook.cells[1].outputs
+    assert cache.create_hashed_notebook(chapter.notebook)[1] == before, "myst-nb would not find the executed chapter"
