@@ -123,7 +123,7 @@ def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNod
         "the student notebook's code cells are not the chapter's"
     )
     for student, chapter in zip(student_cells, chapter_cells):
-        student.outputs = chapter.outputs
+        student.outputs, student.execution_count = chapter.outputs, chapter.execution_count
         if chapter.source.startswith("# NBVAL_CHECK_OUTPUT") or "checks.check_" in chapter.source:
             student.metadata.setdefault("tags", []).append("nbval-check-output")
     probe = (

@@ -138,3 +138,15 @@ def test_the_link_check_opens_an_issue_instead_of_failing():
     report = job["steps"][-1]
     assert report["if"] == "steps.links.outcome == 'failure'" and "gh issue create" in report["run"]
     assert job["permissions"] == {"contents": "read", "issues": "write"}
+
+
+def test_the_tests_workflow_keeps_the_pull_requests_book_and_summarises_it():
+    workflow = load(ROOT / ".github" / "workflows" / "tests.yml")
+    job = workflow["jobs"]["test"]
+    built = job["env"]["CNNLAB_BUILT_BOOK"].replace("${{ github.workspace }}/", "")
+    site = next(step for step in job["steps"] if step.get("name") == "Keep the built site")
+    assert site["with"]["path"].rstrip("/") == f"{built}/_build/html" and site["if"] == "success() || failure()"
+    summary = next(step for step in job["steps"] if "booktools.report" in step.get("run", ""))
+    assert '"$CNNLAB_BUILT_BOOK/_build/html"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+    names = [step.get("name", "") for step in job["steps"]]
+    assert names.index("Keep the built site") > max(i for i, name in enumerate(names) if name.startswith("Layer "))

@@ -46,7 +46,7 @@ def test_summary_table(tmp_path):
     record = {"chapter": "book/a", "peak_memory_mb": 1234.5, "wall_s": 4.0}
     (tmp_path / "kernel-usage.jsonl").write_text(json.dumps(record) + "\n")
     assert "| book/a | 3.5 | 1,234 | ✅ |" in report.summary_markdown(html)
-    assert "2 chapters executed in 14 s in total." in text
+    assert "2 chapters, 14 s of execution in total (the build runs them side by side)." in text
 
 
 def test_a_printed_device_line_is_not_read(tmp_path):

@@ -92,7 +92,7 @@ def summary_markdown(html_dir: str | Path) -> str:
         peak = f"{memory[chapter]:,.0f}" if chapter in memory else "?"
         lines.append(f"| {chapter} | {row.get(RUN_TIME, '?')} | {peak} | {row.get('Status', '?')} | {device} |")
     total = sum(float(row.get(RUN_TIME) or 0) for row in rows)
-    lines += ["", f"{len(rows)} chapters executed in {total:.0f} s in total."]
+    lines += ["", f"{len(rows)} chapters, {total:.0f} s of execution in total (the build runs them side by side)."]
     return "\n".join(lines)
 
 
