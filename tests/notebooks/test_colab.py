@@ -69,8 +69,10 @@ def serve_code_as_git(target: Path) -> str:
     subprocess.run(["git", "init", "-q", "-b", "main", str(target)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "the checkout's code/"], check=True)
-    # pip 23 wants a host in a git+file address; git reads file://localhost/ as a local path.
-    return f"git+file://localhost{target}@main#subdirectory=code"
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    # pip 23 wants a host in a git+file address; git reads file://localhost/ as a local path. A commit (as a
+    # term release's tag would be) rather than a branch lets pip reuse the wheel it built for the first notebook.
+    return f"git+file://localhost{target}@{commit}#subdirectory=code"
 
 
 @pytest.fixture(scope="module")
