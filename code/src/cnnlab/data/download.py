@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,15 +34,38 @@ _NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException, Va
 
 
 def fetch(url: str, timeout: float, deadline_at: float, opener: Callable = urllib.request.urlopen) -> bytes:
-    """The body of ``url``, read in pieces until ``deadline_at`` (a :func:`time.monotonic` time).
+    """The body of ``url``, all of the request (connection, headers and body) before ``deadline_at`` (a :func:`time.monotonic` time).
+
+    A server that sends its headers a byte at a time resets the socket's
+    timeout with every byte, so the request runs in a helper thread and is
+    abandoned when the deadline passes.
 
     Raises
     ------
     TimeoutError
-        If the deadline passes while the body is still arriving.
+        If the deadline passes before the whole reply has arrived.
     ConnectionError
         If the connection closes before the announced length has arrived.
     """
+    outcome: dict = {}
+
+    def request() -> None:
+        try:
+            outcome["body"] = _read_reply(url, timeout, deadline_at, opener)
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=request, name=f"cnnlab-download {url}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline_at - time.monotonic()) + 0.05)
+    if worker.is_alive():
+        raise TimeoutError("the deadline passed before the server's reply had arrived (it sends too slowly)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["body"]
+
+
+def _read_reply(url: str, timeout: float, deadline_at: float, opener: Callable) -> bytes:
     with opener(url, timeout=max(0.1, min(timeout, deadline_at - time.monotonic()))) as response:
         announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
         read = getattr(response, "read1", response.read)
@@ -125,6 +150,25 @@ def _download_one(filename: str, md5: str, mirrors: list[str], timeout: float, r
     raise MNISTDownloadError("; ".join(problems) or "no mirror to try")
 
 
+def _check_download_arguments(mirrors, timeout, retries, deadline) -> list[str]:
+    """The mirrors as a list, after checking every argument of :func:`download_mnist`."""
+    if mirrors is None:
+        mirrors = list(datasets.MNIST.mirrors)
+    elif isinstance(mirrors, (str, bytes)) or not isinstance(mirrors, (list, tuple)):
+        raise TypeError(f"mirrors={mirrors!r} must be a list of base URLs, for example mirrors=[{mirrors!r}].")
+    if not mirrors:
+        raise ValueError("mirrors=[] holds no address: pass at least one base URL, or None for torchvision's mirrors.")
+    for mirror in mirrors:
+        if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://", "file:")):
+            raise ValueError(f"mirrors holds {mirror!r}, which is not a URL: give base URLs such as 'https://example.org/mnist/'.")
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name}={value!r} must be a positive number of seconds, for example {name}=30.")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+        raise ValueError(f"retries={retries!r} must be a whole number of tries of at least 1, for example retries=3.")
+    return list(mirrors)
+
+
 def download_mnist(
     folder: str | os.PathLike,
     mirrors: list[str] | None = None,
@@ -165,7 +209,10 @@ def download_mnist(
     MNISTDownloadError
         If a file cannot be fetched in time from any mirror, or fails its checksum;
         the message names the file, the folder and what to do.
+    TypeError, ValueError
+        If an argument is not what it should be (``mirrors`` a single string, ``retries=0``).
     """
+    mirrors = _check_download_arguments(mirrors, timeout, retries, deadline)
     folder = Path(folder)
     raw = raw_folder(folder)
     with cache_lock(folder):
@@ -183,7 +230,7 @@ def download_mnist(
                 payload = _download_one(
                     filename,
                     md5,
-                    list(datasets.MNIST.mirrors if mirrors is None else mirrors),
+                    mirrors,
                     timeout,
                     retries,
                     deadline,

