@@ -77,7 +77,9 @@ class LayerClock:
         if slow:
             terminalreporter.section(f"tests over {SLOW_SECONDS} s, and why")
             for seconds, nodeid in slow:
-                write(f"{seconds:6.1f} s  {nodeid}: {self.reasons.get(nodeid, 'NO REASON GIVEN: mark it @pytest.mark.slow(why)')}")
+                write(
+                    f"{seconds:6.1f} s  {nodeid}: {self.reasons.get(nodeid, 'NO REASON GIVEN: mark it @pytest.mark.slow(why)')}"
+                )
 
 
 @pytest.hookimpl(tryfirst=True)

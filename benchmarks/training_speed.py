@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -78,6 +79,28 @@ def as_text(table: pd.DataFrame) -> str:
     return table.to_string(formatters=formatters)
 
 
+def argument_problem(options: argparse.Namespace) -> str | None:
+    """What is wrong with the command line, found before anything trains, or None."""
+    if options.threads is not None and options.threads < 1:
+        return f"--threads {options.threads} is not a number of threads: give a positive whole number, such as 1."
+    if options.images < 1 or options.steps < 1:
+        return f"--images {options.images} and --steps {options.steps} must be positive."
+    for name in options.device or []:
+        try:
+            device = torch.device(name)
+        except (RuntimeError, ValueError):
+            return f"--device {name} is not a PyTorch device: use cpu, cuda, cuda:1 or mps."
+        if device.type != "cpu" and not torch.accelerator.is_available():
+            return f"--device {name}: this machine has no {device.type} device; leave --device out to use what it has."
+    if options.json is not None:
+        folder = options.json.resolve().parent
+        if not folder.is_dir():
+            return f"--json {options.json}: the folder {folder} does not exist; create it first or write elsewhere."
+        if not os.access(folder, os.W_OK):
+            return f"--json {options.json}: the folder {folder} cannot be written to; choose a folder you can write to."
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=["mnist", "synthetic"], default="mnist")
@@ -89,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1500, help="training steps per contention run (default 1500)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     options = parser.parse_args(argv)
+    problem = argument_problem(options)
+    if problem:
+        parser.error(problem)
 
     default_threads = torch.get_num_threads()
     if options.threads:

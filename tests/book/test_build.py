@@ -35,7 +35,9 @@ def test_every_chapter_executes_once_side_by_side(built_book):
 def test_the_downloadable_notebook_holds_the_outputs(built_book, name):
     notebook = nbformat.read(built_book.html / "_sources" / f"{name}.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert code and sum(len(cell.outputs) for cell in code) >= len(code) // 2, f"{name}: the download offers a notebook without outputs"
+    assert code and sum(len(cell.outputs) for cell in code) >= len(code) // 2, (
+        f"{name}: the download offers a notebook without outputs"
+    )
 
 
 @pytest.mark.parametrize("name", toc_chapters())

@@ -73,7 +73,9 @@ class SmallBook:
         """Build; return the chapters executed and the outputs each page shows."""
         env = {**os.environ, "PYTHONPATH": str(self.root / "helpers"), "CNNLAB_MNIST": mode}
         command = [shutil.which("jupyter-book") or "jupyter-book", "build", ".", "-W", "-n", "--keep-going"]
-        process = subprocess.run([*command, *(["--all"] if everything else [])], cwd=self.root, env=env, capture_output=True, text=True)
+        process = subprocess.run(
+            [*command, *(["--all"] if everything else [])], cwd=self.root, env=env, capture_output=True, text=True
+        )
         log = process.stdout + process.stderr
         assert process.returncode == 0, log[-4000:]
         assert "Executing notebook" not in log, "myst-nb executed a chapter itself: the cache did not match"

@@ -40,11 +40,15 @@ def test_kernel_stays_within_the_binder_budget(usage, name):
 def test_statistics_page_shows_the_table(usage, built_book):
     soup = BeautifulSoup((built_book.html / "book" / "execution-statistics.html").read_text(), "html.parser")
     table = soup.select_one("table.kernel-usage")
-    assert [cell.get_text(strip=True) for cell in table.find("thead").find_all("th")] == ["chapter", "peak memory (MB)", "wall time (s)"]
+    assert [cell.get_text(strip=True) for cell in table.find("thead").find_all("th")] == [
+        "chapter",
+        "peak memory (MB)",
+        "wall time (s)",
+    ]
     rows = [[cell.get_text(strip=True) for cell in row.find_all("td")] for row in table.find("tbody").find_all("tr")]
     # Filled in when the page is written, after every chapter ran: the page itself included.
     assert {row[0] for row in rows} == set(usage)
-    for chapter, memory, seconds in rows:
+    for chapter, memory, _seconds in rows:
         assert float(memory.replace(",", "")) == pytest.approx(usage[chapter]["peak_memory_mb"], abs=0.5)
     largest = max(usage.values(), key=lambda record: record["peak_memory_mb"])
     assert table.find_next("p", string=re.compile("^Largest")).get_text(" ", strip=True) == (

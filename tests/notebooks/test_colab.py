@@ -169,7 +169,9 @@ def test_colab_contract_and_nbval(colab_kernel, built_book, name, tmp_path):
     executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
     checks = [cell for cell in executed.cells if cell.cell_type == "code" and "checks.check_" in cell.source]
     for cell in checks:
-        assert text_of(cell).count("✓ Task ") == cell.source.count("checks.check_"), f"the build's self-check failed:\n{cell.source}"
+        assert text_of(cell).count("✓ Task ") == cell.source.count("checks.check_"), (
+            f"the build's self-check failed:\n{cell.source}"
+        )
     if re.match(r"ex\d", name):
         assert checks, f"{name} has no self-check"
 

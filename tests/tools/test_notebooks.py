@@ -227,7 +227,11 @@ SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n) 
             "code block in the prose holds a blank marker",
         ),
         (
-            ("Make a layer.\n", "Make a layer.\n\n````{admonition} Hint\n:class: dropdown\n\n```python\nlayer = nn.Linear(3, 2)  # ✎\n```\n````\n"),
+            (
+                "Make a layer.\n",
+                "Make a layer.\n\n````{admonition} Hint\n:class: dropdown\n\n"
+                "```python\nlayer = nn.Linear(3, 2)  # ✎\n```\n````\n",
+            ),
             30,
             "code block in the prose holds a blank marker",
         ),

@@ -132,6 +132,7 @@ for id, kind, layer, expected in [
     ("tuple", "right", "nn.MaxPool2d((4, 2), stride=2)", None),
     ("tuples", "right", "nn.MaxPool2d(kernel_size=(4, 2), stride=(2, 2))", None),
     ("ceil mode", "right", "nn.MaxPool2d((4, 2), 2, ceil_mode=True)", None),
+    ("return indices", "wrong", "nn.MaxPool2d((4, 2), 2, return_indices=True)", "return_indices=True, so it returns two tensors"),
     ("swapped", "wrong", "nn.MaxPool2d((2, 4), stride=2)", "height and width swapped"),
     ("default stride", "wrong", "nn.MaxPool2d((4, 2))", r"stride=\(4, 2\) \(PyTorch's default"),
     ("square", "wrong", "nn.MaxPool2d(4, stride=2)", r"kernel_size=\(4, 4\) but the task asks for 4x2"),
@@ -439,12 +440,12 @@ for id, kind, changes, expected in [
     ),
     (
         "detach",
-        "right",
+        "wrong",
         [
             ("    with torch.no_grad():\n        for", "    if True:\n        for"),
             ("outputs = model(X.to(device))", "outputs = model(X.to(device)).detach()"),
         ],
-        None,
+        "runs the model with gradients on: put the loop under with torch.no_grad",
     ),
     (
         "tensors",
@@ -482,7 +483,24 @@ for id, kind, changes, expected in [
     ),
     ("swapped", "wrong", [("return y_true, y_pred", "return y_pred, y_true")], "y_true and y_pred are swapped"),
     ("scores", "wrong", [("outputs.argmax(dim=1).cpu()", "outputs.cpu()")], r"y_pred has shape \(15, 10\): these are the scores"),
-    ("no no_grad", "right", [("    with torch.no_grad():\n        for", "    if True:\n        for")], None),
+    (
+        "no no_grad",
+        "wrong",
+        [("    with torch.no_grad():\n        for", "    if True:\n        for")],
+        "runs the model with gradients on",
+    ),
+    (
+        "no cat",
+        "wrong",
+        [("torch.cat(predicted_batches).numpy()", "predicted_batches")],
+        r"y_pred is a list of 3 batches: join them into one tensor with torch.cat",
+    ),
+    (
+        "generator",
+        "wrong",
+        [("    return y_true, y_pred", "    yield y_true, y_pred")],
+        "predict is a generator",
+    ),
     (
         "numpy of outputs",
         "traceback",

@@ -82,6 +82,12 @@ class FaultyServer:
                     connection.sendall(b"SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n")
                 elif self.fault == "drop":
                     connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+                elif self.fault == "slow headers":
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nX-Padding: " + b"x" * 1000:
+                        if not self.running:
+                            break
+                        connection.sendall(bytes([byte]))
+                        time.sleep(0.2)
                 elif self.fault == "trickle":
                     connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
                     while self.running:
@@ -96,7 +102,7 @@ class FaultyServer:
         self.socket.close()
 
 
-@pytest.fixture(params=["drop", "garbage", "trickle"])
+@pytest.fixture(params=["drop", "garbage", "trickle", "slow headers"])
 def faulty_server(request):
     server = FaultyServer(request.param)
     yield request.param, server
@@ -107,6 +113,7 @@ EXPECTED_FAULT = {
     "drop": r"ConnectionError: the connection closed after 1,000 of 100,000 bytes",
     "garbage": r"BadStatusLine",
     "trickle": r"TimeoutError: the deadline passed with [\d,]+ bytes received \(the server sends too slowly\)",
+    "slow headers": r"TimeoutError: the deadline passed before the server's reply had arrived",
 }
 
 
@@ -118,7 +125,7 @@ def test_every_fault_ends_in_a_download_error_after_retrying(tmp_path, faulty_se
     # Not a speed test: without a deadline the trickling server would keep the download going for 10,000 s.
     assert time.monotonic() - start < 10 * DEADLINE
     assert "train-images-idx3-ubyte.gz" in str(caught.value) and "CNNLAB_MNIST=sample" in str(caught.value)
-    assert server.requests >= (1 if fault == "trickle" else 2), "a failed try is retried"
+    assert server.requests >= (1 if fault in ("trickle", "slow headers") else 2), "a failed try is retried"
     assert not list(data.raw_folder(tmp_path).glob("*.gz")), "nothing half-downloaded is kept"
 
 

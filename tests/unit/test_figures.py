@@ -95,7 +95,9 @@ def test_ablation_figure_shows_every_run_and_each_mean():
     fig = figures.ablation_figure(runs)
     ax = fig.axes[0]
     dots = [offsets for collection in ax.collections for offsets in collection.get_offsets().tolist()]
-    assert sorted(dots) == sorted([[acc * 100, row] for row, model in enumerate("ab") for acc in runs[runs.model == model]["test accuracy"]])
+    assert sorted(dots) == sorted(
+        [[acc * 100, row] for row, model in enumerate("ab") for acc in runs[runs.model == model]["test accuracy"]]
+    )
     means = [line.get_xdata()[0] for line in ax.lines if line.get_color() == "black"]
     assert means == pytest.approx([91.0, 96.0])
     assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b"]

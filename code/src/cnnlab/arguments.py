@@ -33,7 +33,9 @@ def image_2d(name: str, value: object) -> np.ndarray:
     dtype('float64')
     """
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        # NumPy has no bfloat16 or float16 arithmetic of its own: compute in float32.
+        value = (value.float() if value.dtype in (torch.bfloat16, torch.float16) else value).numpy()
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} is a {type(value).__name__}: pass a 2-D numpy array or torch tensor.")
     if value.ndim != 2:

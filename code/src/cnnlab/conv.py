@@ -25,7 +25,7 @@ __all__ = [
 
 
 def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name}={value!r} has {len(value)} entries: pass one number or a (height, width) pair.")
         return (whole_number(name, value[0], minimum), whole_number(name, value[1], minimum))
@@ -80,11 +80,20 @@ def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int 
     return (padded - kernel_size) // stride + 1
 
 
+_MAX_PADDED_PIXELS = 10**8  # 0.8 GB of float64: far beyond any image here, short of exhausting memory
+
+
 def _prepare(image: object, kernel: object, padding: int, stride: int) -> tuple[np.ndarray, np.ndarray, int]:
     image = image_2d("image", image)
     kernel = image_2d("kernel", kernel)
     padding = whole_number("padding", padding, minimum=0)
     stride = whole_number("stride", stride)
+    padded_pixels = (image.shape[0] + 2 * padding) * (image.shape[1] + 2 * padding)
+    if padded_pixels > _MAX_PADDED_PIXELS:
+        raise ValueError(
+            f"padding={padding} would turn the {image.shape[0]}x{image.shape[1]} image into {padded_pixels:,} pixels "
+            f"({padded_pixels * 8 / 1e9:,.0f} GB), almost all zeros: use a padding of at most the kernel size - 1."
+        )
     for axis, name in enumerate(("height", "width")):
         padded = image.shape[axis] + 2 * padding
         if kernel.shape[axis] > padded:

@@ -129,7 +129,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     ...                      "training seconds": 1.0, "test accuracy": [0.90, 0.92, 0.95, 0.97]})
     >>> summarise(runs)[["mean accuracy", "lowest", "highest"]]
            mean accuracy  lowest  highest
-    model                                
+    model
     a               0.91    0.90     0.92
     b               0.96    0.95     0.97
     """
@@ -182,7 +182,7 @@ def against_baseline(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
     ...                      "training seconds": 1.0, "test accuracy": [0.90, 0.92, 0.95, 0.97, 0.91, 0.94]})
     >>> against_baseline(runs, "a")[["difference (points)", "beyond noise"]]
            difference (points)  beyond noise
-    model                                   
+    model
     b                      5.0          True
     c                      1.5         False
     """

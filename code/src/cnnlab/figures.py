@@ -11,6 +11,8 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
+from .arguments import whole_number
+
 __all__ = ["ablation_figure", "digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
 
 
@@ -35,7 +37,10 @@ def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
     ValueError
         If the numbers of images and labels differ, or there are no images.
     """
+    ncols = whole_number("ncols", ncols)
     images = _as_numpy(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images has shape {images.shape}: pass a batch of images, (N, 1, H, W) or (N, H, W).")
     images = images.reshape(len(images), *images.shape[-2:]) if images.ndim == 4 else images
     y_true = _as_numpy(y_true)
     if len(images) == 0:
@@ -126,6 +131,8 @@ def feature_maps_figure(image, maps, title: str = "feature maps") -> Figure:
     image, maps = np.squeeze(_as_numpy(image)), _as_numpy(maps)
     if maps.ndim != 3:
         raise ValueError(f"maps has shape {maps.shape}: pass the maps of one image, (channels, height, width).")
+    if len(maps) == 0:
+        raise ValueError(f"maps has shape {maps.shape}, no map at all: pass the output of a layer with at least one channel.")
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(1.4 * (len(maps) + 1), 1.9))
     axes[0].imshow(image, cmap="gray_r")
     axes[0].set_title("input", fontsize=9)
@@ -150,8 +157,7 @@ def loss_curve_figure(losses, window: int = 100) -> Figure:
     losses = _as_numpy(losses).astype(float)
     if losses.size == 0:
         raise ValueError("losses is empty: train for at least one step first.")
-    if window < 1:
-        raise ValueError(f"window={window} must be positive: use for example 100 steps.")
+    window = whole_number("window", window)
     window = min(window, losses.size)
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -188,8 +194,14 @@ def ablation_figure(runs) -> Figure:
         model = runs[runs["model"] == name]
         for index, seed in enumerate(seeds):
             accuracy = model.loc[model["seed"] == seed, "test accuracy"] * 100
-            ax.scatter(accuracy, [row] * len(accuracy), marker=markers[index % len(markers)], color=f"C{index}",
-                       label=f"seed {seed}" if row == 0 else None, zorder=3)
+            ax.scatter(
+                accuracy,
+                [row] * len(accuracy),
+                marker=markers[index % len(markers)],
+                color=f"C{index}",
+                label=f"seed {seed}" if row == 0 else None,
+                zorder=3,
+            )
         mean = summary.loc[name, "mean accuracy"] * 100
         ax.plot([mean, mean], [row - 0.3, row + 0.3], color="black", linewidth=2, label="mean" if row == 0 else None)
         ax.plot([summary.loc[name, "lowest"] * 100, summary.loc[name, "highest"] * 100], [row, row], color="0.6", zorder=1)

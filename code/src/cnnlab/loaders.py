@@ -22,6 +22,7 @@ from torch.utils.data import (
 from torchvision import datasets
 
 from . import data
+from .arguments import whole_number
 
 __all__ = ["dataset_to_tensors", "tensor_loader", "reseed", "mnist_loaders"]
 
@@ -104,8 +105,15 @@ def tensor_loader(
     >>> [tuple(batch.shape) for batch, _ in loader]
     [(4, 1, 2, 2), (4, 1, 2, 2), (2, 1, 2, 2)]
     """
+    for name, value in (("X", X), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name} is a {type(value).__name__}: pass a torch tensor; convert a NumPy array with torch.from_numpy({name})."
+            )
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} examples but y has {len(y)}: pass inputs and labels of the same length.")
+    if seed is not None:
+        seed = whole_number("seed", seed, minimum=0)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, for example 8.")
     batch_size = int(batch_size)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from .arguments import whole_number
+
 __all__ = ["confusion", "misclassified"]
 
 
@@ -45,6 +47,7 @@ def confusion(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
     array([[1, 0],
            [1, 1]])
     """
+    num_classes = whole_number("num_classes", num_classes)
     y_true, y_pred = _pair(y_true, y_pred)
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         outside = sorted(

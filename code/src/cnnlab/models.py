@@ -57,6 +57,19 @@ def flatten_size(features: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)
     >>> flatten_size(nn.Sequential(nn.Conv2d(1, 10, 5), nn.MaxPool2d(2)))
     1440
     """
+    if not isinstance(features, nn.Module):
+        raise TypeError(
+            f"features={features!r:.60} is a {type(features).__name__}: pass the blocks, an nn.Module such as nn.Sequential(...)."
+        )
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or not input_shape
+        or not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in input_shape)
+    ):
+        raise TypeError(
+            f"input_shape={input_shape!r} must be the shape of one input, (channels, height, width) of positive whole "
+            "numbers, for example (1, 28, 28)."
+        )
     was_training = features.training
     features.eval()
     try:

@@ -39,7 +39,7 @@ def cpu_quota(cgroup: Path = CGROUP) -> float | None:
     """
     try:
         quota, period = (cgroup / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
+        return None if quota == "max" or int(period) <= 0 or int(quota) <= 0 else int(quota) / int(period)
     except (OSError, ValueError):
         pass
     try:
@@ -69,7 +69,7 @@ def recommended_threads(cpus: float | None = None) -> int:
     [1, 1, 1, 1, 3, 15]
     """
     cpus = available_cpus() if cpus is None else cpus
-    if cpus <= 0:
+    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not math.isfinite(cpus) or cpus <= 0:
         raise ValueError(f"cpus={cpus} is not a number of cores: pass a positive number, such as 2.")
     return max(1, math.floor(cpus) - 1)
 

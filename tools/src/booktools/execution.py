@@ -277,7 +277,9 @@ def _start(app) -> None:
             f"booktools.execution needs execute_notebooks: cache in _config.yml, not {mode!r}: it keeps the cache "
             "true to cnnlab and the requirements. To execute everything again, run jupyter-book clean --all . first."
         )
-    fingerprint = dependency_fingerprint(app.confdir, app.config.book_execution_dependencies, app.config.book_execution_environment)
+    fingerprint = dependency_fingerprint(
+        app.confdir, app.config.book_execution_dependencies, app.config.book_execution_environment
+    )
     app.booktools_execution = _Plan(fingerprint, get_cache(app.env.mystnb_config.execution_cache_path))
 
 
@@ -325,12 +327,17 @@ def _execute_stale(app, env, docnames: list[str]) -> None:
 
         def report(chapter: Chapter) -> None:
             if chapter.error:
-                logger.info(f"[booktools.execution] {chapter.docname} failed after {chapter.seconds:.1f} s: myst-nb runs it again to report")
+                logger.info(
+                    f"[booktools.execution] {chapter.docname} failed after {chapter.seconds:.1f} s: "
+                    "myst-nb runs it again to report"
+                )
                 return
             kwargs = {"read_data": chapter.read_format} if chapter.read_format else {}
             stage = plan.cache.add_nb_to_project(str(chapter.path), **kwargs)
             data = {"execution_seconds": chapter.seconds, DEPENDENCIES_KEY: plan.fingerprint, KERNEL_KEY: chapter.kernel}
-            plan.cache.cache_notebook_bundle(CacheBundleIn(chapter.notebook, stage.uri, data=data), check_validity=False, overwrite=True)
+            plan.cache.cache_notebook_bundle(
+                CacheBundleIn(chapter.notebook, stage.uri, data=data), check_validity=False, overwrite=True
+            )
             logger.info(f"[booktools.execution] executed {chapter.docname} in {chapter.seconds:.1f} s")
 
         execute_side_by_side(

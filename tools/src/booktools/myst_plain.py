@@ -274,7 +274,8 @@ class PlainMarkdown:
             return ""
         if name in BUILD_TABLES:
             url = self.links.page(self.links.docname)
-            return f"> **{BUILD_TABLES[name]}**\n>\n> This table is filled in when the book is built: see the [published page]({url})."
+            title = BUILD_TABLES[name]
+            return f"> **{title}**\n>\n> This table is filled in when the book is built: see the [published page]({url})."
         if name == "literalinclude":
             raise ChapterError(
                 self.path,

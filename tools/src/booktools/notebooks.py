@@ -80,6 +80,8 @@ def is_pencil(character: str) -> bool:
 
 def _has_pencil(text: str) -> bool:
     return any(is_pencil(character) for character in text)
+
+
 _STRUCTURE = ("exercise-start", "exercise-end", "solution-start", "solution-end")
 _KEPT_TAGS = ("raises-exception",)
 _NBVAL_LINE = re.compile(r"^# NBVAL_\w+[ \t]*\n?", re.M)

@@ -8,7 +8,9 @@ line at fault and the fix.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ __all__ = [
     "logits_problem",
     "require_module",
     "run_model",
+    "self_check",
     "two_numbers",
 ]
 
@@ -48,6 +51,45 @@ class Passed:
 def fail(task: str, message: str) -> None:
     """Raise the self-check error of ``task``."""
     raise SelfCheckError(f"Task {task}: {message}")
+
+
+def self_check(task: str, subject: str) -> Callable:
+    """Make a check function safe: any failure other than a :class:`SelfCheckError` becomes one.
+
+    The student then never sees a traceback from inside ``cnnlab``: the
+    message names the task, what was being checked and what to do, whatever
+    they passed.
+
+    Examples
+    --------
+    >>> @self_check("9.9", "your layer")
+    ... def check_layer(layer):
+    ...     return layer.out_channels
+    >>> try:
+    ...     check_layer(None)
+    ... except SelfCheckError as error:
+    ...     print(str(error).split(". Compare")[0])
+    Task 9.9: the self-check could not use your layer (AttributeError: 'NoneType' object has no attribute 'out_channels')
+    """
+
+    def decorate(check: Callable) -> Callable:
+        @functools.wraps(check)
+        def checked(*args, **kwargs):
+            try:
+                return check(*args, **kwargs)
+            except SelfCheckError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the point: nothing from inside the check reaches the student
+                text = " ".join(str(error).split())
+                text = text if len(text) <= 300 else text[:297] + "..."
+                raise SelfCheckError(
+                    f"Task {task}: the self-check could not use {subject} ({type(error).__name__}: {text}). "
+                    "Compare your answer with what the task asks for, fill in every blank marked ✎, and run the cell again."
+                ) from None
+
+        return checked
+
+    return decorate
 
 
 def two_numbers(a: float, b: float) -> tuple[str, str]:
@@ -134,6 +176,13 @@ def run_model(model: nn.Module, X: torch.Tensor, task: str, record: list | None 
         fail(task, "forward returned None: return the output of the last layer.")
     if not isinstance(out, torch.Tensor):
         fail(task, f"forward returned a {type(out).__name__}: return one tensor, the output of the last layer.")
+    if out.is_floating_point() and not torch.isfinite(out).all():
+        bad = "NaN" if torch.isnan(out).any() else "infinite"
+        fail(
+            task,
+            f"the model's outputs hold {bad} values: the scores must be finite numbers. Look for a division, a log "
+            "or an exp in forward, or weights set by hand.",
+        )
     return out
 
 

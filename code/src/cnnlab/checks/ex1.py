@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .common import Passed, fail, require_module
+from .common import Passed, fail, require_module, self_check
 
 __all__ = ["check_conv_layer", "check_padded_conv_layer", "check_pool_3x3", "check_pool_4x2"]
 
@@ -20,6 +20,19 @@ IMAGE_SIZE = 100
 
 def _pair(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _check_weights(layer: nn.Module, name: str, task: str) -> None:
+    """The layer's weights are float32 numbers on a real device, like the images it gets."""
+    for weight in layer.parameters():
+        if weight.device.type == "meta":
+            fail(task, f"{name} has weights on the 'meta' device, which hold no numbers: create the layer without device='meta'.")
+        if weight.dtype != torch.float32:
+            fail(
+                task,
+                f"{name} has {weight.dtype} weights, but the images are float32: create the layer without dtype=..., "
+                "or call .float() on it.",
+            )
 
 
 def _check_conv(operation, padding: int, task: str) -> None:
@@ -37,6 +50,7 @@ def _check_conv(operation, padding: int, task: str) -> None:
         fail(task, "operation has a dilation or groups setting: keep PyTorch's defaults (dilation=1, groups=1).")
     if operation.bias is None:
         fail(task, "operation has no bias (bias=False): keep the default, one bias per filter.")
+    _check_weights(operation, "operation", task)
     with torch.no_grad():
         size = operation(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)).shape[-2:]
     expected = IMAGE_SIZE - 2 + 2 * padding
@@ -48,6 +62,7 @@ def _check_conv(operation, padding: int, task: str) -> None:
         fail(task, f"{found}: start without padding (it comes a few cells later).")
 
 
+@self_check("1.1", "your layer, operation")
 def check_conv_layer(operation) -> Passed:
     """Ex 1.1: a Conv2d with 3 input channels, 2 output channels, a 3x3 kernel, stride 1, no padding.
 
@@ -60,6 +75,7 @@ def check_conv_layer(operation) -> Passed:
     return Passed("1.1", "a 3 -> 2 channel convolution with a 3x3 kernel.")
 
 
+@self_check("1.1 (padding)", "your layer, operation")
 def check_padded_conv_layer(operation) -> Passed:
     """Ex 1.1, second part: the same convolution with padding 1, which keeps 100x100."""
     _check_conv(operation, 1, "1.1 (padding)")
@@ -69,6 +85,8 @@ def check_padded_conv_layer(operation) -> Passed:
 def _check_pool(maxpoolop, kernel: tuple[int, int], stride: int, task: str) -> tuple[int, int]:
     example = f"nn.MaxPool2d(kernel_size={kernel if kernel[0] != kernel[1] else kernel[0]}, stride={stride})"
     require_module(maxpoolop, nn.MaxPool2d, "maxpoolop", task, example)
+    if maxpoolop.return_indices:
+        fail(task, "maxpoolop has return_indices=True, so it returns two tensors: keep the default, one pooled tensor.")
     images = torch.rand(5, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0)) * 255
     with torch.no_grad():
         found, expected = maxpoolop(images), F.max_pool2d(images, kernel, stride)
@@ -95,12 +113,14 @@ def _check_pool(maxpoolop, kernel: tuple[int, int], stride: int, task: str) -> t
     fail(task, f"maxpoolop gives {tuple(found.shape)} where the task's pooling gives {tuple(expected.shape)}: keep dilation=1.")
 
 
+@self_check("1.2.1", "your pooling layer, maxpoolop")
 def check_pool_3x3(maxpoolop) -> Passed:
     """Ex 1.2.1: max-pooling with a 3x3 window and stride 1."""
     height, width = _check_pool(maxpoolop, (3, 3), 1, "1.2.1")
     return Passed("1.2.1", f"3x3 max-pooling with stride 1 turns 100x100 into {height}x{width}.")
 
 
+@self_check("1.2.2", "your pooling layer, maxpoolop")
 def check_pool_4x2(maxpoolop) -> Passed:
     """Ex 1.2.2: max-pooling with a 4x2 window and stride 2."""
     height, width = _check_pool(maxpoolop, (4, 2), 2, "1.2.2")

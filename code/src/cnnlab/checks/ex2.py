@@ -11,6 +11,7 @@ sizes.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from .common import Passed, as_number, build, fail, logits_problem, require_module, run_model, two_numbers
+from .common import Passed, as_number, build, fail, logits_problem, require_module, run_model, self_check, two_numbers
 
 __all__ = ["check_loss_and_optimizer", "check_network", "check_predict", "check_scores", "check_train_epoch"]
 
@@ -120,6 +121,7 @@ def _check_forward(model) -> None:
     )
 
 
+@self_check("2.1", "your network")
 def check_network(model) -> Passed:
     """Ex 2.1: the layers (2.1.1-2.1.3) and the forward pass (2.1.4) of ``MNISTModel``.
 
@@ -163,12 +165,24 @@ def _check_loss(loss_fn, task: str) -> None:
         fail(task, f"loss_fn is {type(loss_fn).__name__}, not the cross-entropy loss: use nn.CrossEntropyLoss().")
 
 
+@self_check("2.2 (loss and optimiser)", "your loss_fn, optimizer and model")
 def check_loss_and_optimizer(loss_fn, optimizer, model) -> Passed:
     """The loss is cross-entropy; the optimiser is SGD(lr=0.001, momentum=0.9) on the model's parameters."""
     task = "2.2 (loss and optimiser)"
     _check_loss(loss_fn, task)
     if optimizer is None:
         fail(task, "optimizer is still None: use optim.SGD(model.parameters(), lr=0.001, momentum=0.9).")
+    if isinstance(optimizer, type):
+        fail(
+            task,
+            f"optimizer is the class {optimizer.__name__} itself: create the optimiser by calling it, "
+            "optim.SGD(model.parameters(), lr=0.001, momentum=0.9).",
+        )
+    if model is None or isinstance(model, type) or not isinstance(model, nn.Module):
+        found = (
+            "None" if model is None else f"the class {model.__name__}" if isinstance(model, type) else f"a {type(model).__name__}"
+        )
+        fail(task, f"model is {found}: pass the network you train, the instance model = MNISTModel().")
     if not isinstance(optimizer, torch.optim.SGD):
         fail(
             task, f"optimizer is {type(optimizer).__name__}, not SGD: use optim.SGD(model.parameters(), lr=0.001, momentum=0.9)."
@@ -246,6 +260,7 @@ class _SpySGD(torch.optim.SGD):
         return super().step(closure)
 
 
+@self_check("2.2", "your train_epoch")
 def check_train_epoch(train_epoch: Callable) -> Passed:
     """Ex 2.2.1-2.2.7: run the student's ``train_epoch`` on three small batches and watch every step."""
     task = "2.2"
@@ -279,6 +294,12 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
         if any(word in text.lower() for word in ("float", "long", "target", "size", "shape")):
             hint = " Compute the loss as loss_fn(outputs, y): the model's outputs first, then the labels."
         fail(task, f"train_epoch raised {type(error).__name__}: {text}.{hint}")
+    if inspect.isgenerator(losses):
+        fail(
+            task,
+            "train_epoch is a generator (it uses yield), so calling it ran none of its lines: collect the losses "
+            "with losses.append(loss.item()) and return losses.",
+        )
     if not model.training:
         fail("2.2.1", "the model is still in evaluation mode: call model.train() before the loop over batches.")
     if len(loader.handed) != len(batches):
@@ -353,6 +374,7 @@ def _predict_problem(model: nn.Module, batches, y_true, y_pred, was_training: bo
     return None
 
 
+@self_check("2.3", "your predict")
 def check_predict(predict: Callable) -> Passed:
     """Ex 2.3: ``predict(model, test_loader, device)`` returns the labels and eval-mode predictions of every batch.
 
@@ -368,6 +390,8 @@ def check_predict(predict: Callable) -> Passed:
     batches = [(torch.rand(5, 1, 6, 6, generator=generator), torch.randint(0, 10, (5,), generator=generator)) for _ in range(3)]
     model.train()
     torch.manual_seed(1)
+    with_gradients = []
+    hook = model.register_forward_hook(lambda module, inputs, output: with_gradients.append(torch.is_grad_enabled()))
     try:
         result = predict(model, batches, torch.device("cpu"))
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
@@ -377,8 +401,23 @@ def check_predict(predict: Callable) -> Passed:
         if "requires grad" in text:
             fail(task, f"{text}: run the loop under torch.no_grad(), which also saves memory.")
         fail(task, f"predict raised {type(error).__name__}: {text}.")
+    finally:
+        hook.remove()
+    if inspect.isgenerator(result):
+        fail(task, "predict is a generator (it uses yield), so calling it ran none of its lines: return y_true, y_pred.")
     if not isinstance(result, tuple) or len(result) != 2 or any(value is None for value in result):
         fail(task, f"predict returned {result!r:.80}: return y_true, y_pred, two arrays.")
+    for name, value in zip(("y_true", "y_pred"), result):
+        if (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim >= 1 for item in value)
+        ):
+            fail(
+                task,
+                f"{name} is a list of {len(value)} batches: join them into one tensor with torch.cat({name}_batches), "
+                "one value per image.",
+            )
     was_training = model.training
     y_true, y_pred = (np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value) for value in result)
     problem = _predict_problem(model, batches, y_true, y_pred, was_training)
@@ -386,6 +425,12 @@ def check_predict(predict: Callable) -> Passed:
         fail(task, problem)
     if was_training:
         fail(task, "predict leaves the model in training mode: call model.eval() before the loop.")
+    if any(with_gradients):
+        fail(
+            task,
+            "predict runs the model with gradients on: put the loop under with torch.no_grad():, which skips the "
+            "bookkeeping that only training needs and saves memory.",
+        )
     return Passed(task, "the labels and the evaluation-mode predictions of every test batch.")
 
 
@@ -428,6 +473,7 @@ def _order_problem(numbers: dict[str, float]) -> str | None:
     return None
 
 
+@self_check("2.3 (scores)", "your scores")
 def check_scores(scores: Callable) -> Passed:
     """Ex 2.3: ``scores(y_true, y_pred)`` returns the accuracy and the macro-averaged F1, precision and recall.
 

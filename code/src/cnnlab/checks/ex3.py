@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..shapes import layer_name
-from .common import Passed, build, fail, logits_problem, run_model
+from .common import Passed, build, fail, logits_problem, run_model, self_check
 
 __all__ = ["check_regularised_model", "check_sequential_model", "check_variant"]
 
@@ -130,6 +130,7 @@ def _sequential_blocks(model: nn.Module, task: str) -> int:
     return len(blocks)
 
 
+@self_check("3.1", "your network")
 def check_sequential_model(model) -> Passed:
     """Ex 3.1: the Exercise 2 network rewritten with ``nn.Sequential`` blocks.
 
@@ -174,6 +175,7 @@ def _randomise_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
+@self_check("3.2", "your network")
 def check_regularised_model(model) -> Passed:
     """Ex 3.2: a BatchNorm2d right after each convolution and dropout at the end of each convolutional block."""
     task = "3.2"
@@ -221,6 +223,7 @@ def check_regularised_model(model) -> Passed:
     return Passed(task, f"{norms} batchnorm and {drops} dropout layers, each in its place.")
 
 
+@self_check("3.3", "your variant")
 def check_variant(model) -> Passed:
     """Ex 3.3: any changed network that takes MNIST images, returns 10 logits, and trains and tests cleanly."""
     task = "3.3"

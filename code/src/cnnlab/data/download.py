@@ -34,7 +34,7 @@ _NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException, Va
 
 
 def fetch(url: str, timeout: float, deadline_at: float, opener: Callable = urllib.request.urlopen) -> bytes:
-    """The body of ``url``, all of the request (connection, headers and body) before ``deadline_at`` (a :func:`time.monotonic` time).
+    """The body of ``url``: the whole request (connection, headers, body) ends before ``deadline_at``, a monotonic time.
 
     A server that sends its headers a byte at a time resets the socket's
     timeout with every byte, so the request runs in a helper thread and is
@@ -160,7 +160,9 @@ def _check_download_arguments(mirrors, timeout, retries, deadline) -> list[str]:
         raise ValueError("mirrors=[] holds no address: pass at least one base URL, or None for torchvision's mirrors.")
     for mirror in mirrors:
         if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://", "file:")):
-            raise ValueError(f"mirrors holds {mirror!r}, which is not a URL: give base URLs such as 'https://example.org/mnist/'.")
+            raise ValueError(
+                f"mirrors holds {mirror!r}, which is not a URL: give base URLs such as 'https://example.org/mnist/'."
+            )
     for name, value in (("timeout", timeout), ("deadline", deadline)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name}={value!r} must be a positive number of seconds, for example {name}=30.")
