@@ -13,7 +13,10 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 from .arguments import whole_number
 
-__all__ = ["ablation_figure", "digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
+__all__ = [
+    "segmentation_figure",
+    "ablation_figure",
+    "digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
 
 
 def _as_numpy(values) -> np.ndarray:
@@ -211,4 +214,55 @@ def ablation_figure(runs) -> Figure:
     ax.grid(axis="x", color="0.9")
     ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+# Background transparent, then CSF, grey matter and white matter.
+_TISSUE_COLOURS = ["#00000000", "#1f77b4", "#d62728", "#f2c14e"]
+
+
+def segmentation_figure(image, labels, predictions: dict | None = None, names=("background", "CSF", "grey matter", "white matter")) -> Figure:
+    """An image, its label map and, if given, predicted maps, each coloured by class over the image.
+
+    Parameters
+    ----------
+    image : array or tensor (H, W)
+    labels : array or tensor (H, W) of class numbers
+    predictions : dict, optional
+        Title -> predicted map (H, W), one more panel each.
+    names : sequence of str
+        The class names, background first; at most 4 classes.
+
+    Raises
+    ------
+    ValueError
+        If the maps and the image differ in shape, a map holds a class outside ``names``, or there are more than 4 classes.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    image, labels = _as_numpy(image), _as_numpy(labels)
+    if image.ndim != 2:
+        raise ValueError(f"image has shape {image.shape}: pass one 2-D slice (H, W), for example images[i, 0].")
+    if not 2 <= len(names) <= len(_TISSUE_COLOURS):
+        raise ValueError(f"names has {len(names)} classes: pass 2 to {len(_TISSUE_COLOURS)} names, background first.")
+    maps = {"labels": labels, **{title: _as_numpy(value) for title, value in (predictions or {}).items()}}
+    for title, values in maps.items():
+        if values.shape != image.shape:
+            raise ValueError(f"the {title} map has shape {values.shape} but the image {image.shape}: pass one class per pixel.")
+        if values.min() < 0 or values.max() >= len(names):
+            raise ValueError(f"the {title} map holds classes outside 0-{len(names) - 1}: pass class numbers of names.")
+    colours = ListedColormap(_TISSUE_COLOURS[: len(names)])
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(3.1 * (len(maps) + 1), 3.6))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("MRI slice")
+    for ax, (title, values) in zip(axes[1:], maps.items()):
+        ax.imshow(image, cmap="gray")
+        ax.imshow(values, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest", alpha=0.85)
+        ax.set_title(title)
+    for ax in axes:
+        ax.axis("off")
+    handles = [Patch(color=colour, label=name) for colour, name in zip(_TISSUE_COLOURS[1:], names[1:])]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
