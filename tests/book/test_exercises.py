@@ -42,7 +42,7 @@ EXERCISES = [(path.stem, exercise) for path in CHAPTERS for exercise in exercise
 
 
 def test_every_exercise_is_found():
-    assert len(EXERCISES) == 12
+    assert len(EXERCISES) == 16
 
 
 @pytest.mark.parametrize(("chapter", "exercise"), EXERCISES, ids=[e["label"] for _, e in EXERCISES])

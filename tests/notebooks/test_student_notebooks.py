@@ -31,7 +31,7 @@ def errors(cell):
 
 
 def test_there_are_exercise_chapters():
-    assert len(EXERCISE_CHAPTERS) == 3
+    assert len(EXERCISE_CHAPTERS) == 4
 
 
 @pytest.mark.parametrize("name", EXERCISE_CHAPTERS)

@@ -186,6 +186,8 @@ def check_dice(dice_per_class: Callable) -> Passed:
     cases = [("a perfect prediction", truth.clone(), truth), ("a prediction shifted by one pixel", shifted, truth)]
     cases += [("a prediction that misses the tiny CSF region", torch.where(truth == 1, 0, truth), truth)]
     cases += [("CSF predicted where it is not", disjoint, torch.where(truth == 1, 0, truth))]
+    no_white = torch.where(truth == 3, 2, truth)
+    cases += [("a slice without white matter in either map", no_white.clone(), no_white)]
     for what, predicted, labels in cases:
         try:
             found = dice_per_class(predicted.clone(), labels.clone())
