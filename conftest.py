@@ -92,3 +92,12 @@ def pytest_runtest_setup(item):
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(LayerClock(), "layer-clock")
+        return
+    # A pytest-xdist worker shares the cores with the others: PyTorch threads that wait for one another spin and
+    # slow every process down, so each worker takes its share of the cores (at least one thread).
+    import torch
+
+    from cnnlab.threads import available_cpus
+
+    workers = int(config.workerinput.get("workercount", 1))
+    torch.set_num_threads(max(1, int(available_cpus()) // workers))

@@ -37,7 +37,14 @@ def exercises(path):
         name = directive_name(token)
         directive = Directive.parse(token, 1, path) if name else None
         if name == "exercise-start":
-            current = {"label": directive.options["label"], "hints": [], "solution": [], "marked": [], "after": None, "above": list(shown)}
+            current = {
+                "label": directive.options["label"],
+                "hints": [],
+                "solution": [],
+                "marked": [],
+                "after": None,
+                "above": list(shown),
+            }
             found.append(current)
             where = "exercise"
         elif name == "exercise-end":

@@ -86,3 +86,29 @@ def test_an_executed_notebook_keeps_its_cache_key(tmp_path):
     execution.execute_side_by_side([chapter], workers=1, timeout=60)
     assert chapter.notebook.cells[1].outputs
     assert cache.create_hashed_notebook(chapter.notebook)[1] == before, "myst-nb would not find the executed chapter"
+
+
+def test_the_kernel_record_survives_a_killed_kernel(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    record = tmp_path / "kernel.jsonl"
+    script = (
+        "import threading, time\n"
+        "from booktools import measured_kernel as kernel\n"
+        "start = time.perf_counter()\n"
+        f"threading.Thread(target=kernel._keep_recording, args=({str(record)!r}, 'book/x', start, 0.05), daemon=True).start()\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (record.is_file() and json.loads(record.read_text())["wall_s"] > 0.3):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (line,) = record.read_text().splitlines()
+    saved = json.loads(line)
+    assert saved["chapter"] == "book/x" and saved["peak_memory_mb"] > 5 and saved["wall_s"] > 0.3

@@ -21,7 +21,9 @@ def test_slices_hold_the_brain_with_its_imbalance(slices):
     counts = slices.voxel_counts()
     assert set(counts) == set(tissue.TISSUES)
     # The whole volume at 2 mm has about 20,000 CSF, 136,000 grey and 79,000 white matter voxels.
-    assert 15_000 < counts["CSF"] < 25_000 and 120_000 < counts["grey matter"] < 150_000 and 70_000 < counts["white matter"] < 90_000
+    assert (
+        15_000 < counts["CSF"] < 25_000 and 120_000 < counts["grey matter"] < 150_000 and 70_000 < counts["white matter"] < 90_000
+    )
     assert counts["background"] > counts["grey matter"] > counts["white matter"] > counts["CSF"]
     for z in range(len(slices)):
         assert (slices.labels[z] > 0).float().mean() >= 0.05
@@ -41,7 +43,10 @@ def test_tissue_labels_take_the_most_probable_tissue():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"resolution": 3}, "resolution=3 must be 1 or 2"), ({"min_brain_fraction": 1.5}, "min_brain_fraction=1.5 must lie between 0 and 1")],
+    [
+        ({"resolution": 3}, "resolution=3 must be 1 or 2"),
+        ({"min_brain_fraction": 1.5}, "min_brain_fraction=1.5 must lie between 0 and 1"),
+    ],
 )
 def test_load_slices_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

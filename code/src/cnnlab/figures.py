@@ -16,7 +16,12 @@ from .arguments import whole_number
 __all__ = [
     "segmentation_figure",
     "ablation_figure",
-    "digit_grid", "confusion_figure", "filters_figure", "feature_maps_figure", "loss_curve_figure"]
+    "digit_grid",
+    "confusion_figure",
+    "filters_figure",
+    "feature_maps_figure",
+    "loss_curve_figure",
+]
 
 
 def _as_numpy(values) -> np.ndarray:
@@ -221,7 +226,9 @@ def ablation_figure(runs) -> Figure:
 _TISSUE_COLOURS = ["#00000000", "#1f77b4", "#d62728", "#f2c14e"]
 
 
-def segmentation_figure(image, labels, predictions: dict | None = None, names=("background", "CSF", "grey matter", "white matter")) -> Figure:
+def segmentation_figure(
+    image, labels, predictions: dict | None = None, names=("background", "CSF", "grey matter", "white matter")
+) -> Figure:
     """An image, its label map and, if given, predicted maps, each coloured by class over the image.
 
     Parameters

@@ -131,7 +131,9 @@ def pixel_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
     0.75
     """
     if predicted.shape != labels.shape:
-        raise ValueError(f"predicted has shape {tuple(predicted.shape)} but labels {tuple(labels.shape)}: pass one class per pixel.")
+        raise ValueError(
+            f"predicted has shape {tuple(predicted.shape)} but labels {tuple(labels.shape)}: pass one class per pixel."
+        )
     return (predicted == labels).float().mean().item()
 
 

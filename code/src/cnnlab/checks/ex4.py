@@ -47,7 +47,9 @@ def check_conv_block(conv_block: Callable) -> Passed:
         layers = [module for module in block.modules() if not list(module.children())]
         convs = [layer for layer in layers if isinstance(layer, nn.Conv2d)]
         if not convs:
-            fail(task, "the block has no nn.Conv2d: start it with nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1).")
+            fail(
+                task, "the block has no nn.Conv2d: start it with nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)."
+            )
         if convs[0].in_channels != in_channels or convs[-1].out_channels != out_channels:
             fail(
                 task,
@@ -121,7 +123,10 @@ def check_segmentation_net(model) -> Passed:
         if out.ndim != 4 or out.shape[0] != 2:
             fail(task, f"the network returns shape {tuple(out.shape)}: return (N, 4, H, W), 4 scores for every pixel.")
         if out.shape[1] != NUM_CLASSES:
-            fail(task, f"the network returns {out.shape[1]} channels: end with a 1x1 convolution to 4, nn.Conv2d(16, 4, kernel_size=1).")
+            fail(
+                task,
+                f"the network returns {out.shape[1]} channels: end with a 1x1 convolution to 4, nn.Conv2d(16, 4, kernel_size=1).",
+            )
         if tuple(out.shape[-2:]) != (height, width):
             found = f"{out.shape[-2]}x{out.shape[-1]}"
             if height % 2 or width % 2:
@@ -134,7 +139,9 @@ def check_segmentation_net(model) -> Passed:
             fail(task, f"on a {height}x{width} slice the network returns {found} scores: upsample as much as you pooled.")
         sizes = _shapes(model, X)
         if not any(size[0] < height and size[1] < width for size in sizes):
-            fail(task, "the network never downsamples: add nn.MaxPool2d(2) (or a convolution with stride=2) after the first block.")
+            fail(
+                task, "the network never downsamples: add nn.MaxPool2d(2) (or a convolution with stride=2) after the first block."
+            )
     final = last_conv[-1]
     if not (isinstance(final, nn.Conv2d) and tuple(final.kernel_size) == (1, 1) and final.out_channels == NUM_CLASSES):
         fail(
@@ -143,7 +150,10 @@ def check_segmentation_net(model) -> Passed:
             "which turns each pixel's features into 4 scores.",
         )
     if isinstance(layers[-1], (nn.ReLU, nn.Softmax, nn.LogSoftmax, nn.Sigmoid)):
-        fail(task, f"the network ends with {type(layers[-1]).__name__}: return the raw scores; nn.CrossEntropyLoss applies the softmax.")
+        fail(
+            task,
+            f"the network ends with {type(layers[-1]).__name__}: return the raw scores; nn.CrossEntropyLoss applies the softmax.",
+        )
     model.train()
     count = sum(parameter.numel() for parameter in model.parameters())
     return Passed(task, f"4 scores for every pixel of odd- and even-sized slices, {count:,} parameters.")
@@ -213,9 +223,15 @@ def check_dice(dice_per_class: Callable) -> Passed:
                 intersection = ((predicted == cls) & (labels == cls)).sum().item()
                 union = ((predicted == cls) | (labels == cls)).sum().item()
                 if union and abs(got - intersection / union) < 1e-4 and abs(want - 1) > 1e-9:
-                    fail(task, f"for {name} in {what} you return the IoU, |A and B| / |A or B|: Dice is 2|A and B| / (|A| + |B|).")
+                    fail(
+                        task, f"for {name} in {what} you return the IoU, |A and B| / |A or B|: Dice is 2|A and B| / (|A| + |B|)."
+                    )
                 if abs(got - want / 2) < 1e-4:
-                    fail(task, f"for {name} in {what} your Dice is half the right one ({got:.4f}, not {want:.4f}): the factor 2 is missing.")
+                    fail(
+                        task,
+                        f"for {name} in {what} your Dice is half the right one ({got:.4f}, not {want:.4f}): "
+                        "the factor 2 is missing.",
+                    )
                 fail(
                     task,
                     f"for {name} in {what} your Dice is {got:.4f} but it is {want:.4f}: compare the class's pixels only, "
@@ -265,7 +281,10 @@ def check_slab_split(slab_split: Callable) -> Passed:
             "solid slab, (z >= first) & (z <= last).",
         )
     if tested[0] != first or tested[-1] != last:
-        fail(task, f"the test slices run from z={tested[0]} to z={tested[-1]}, but the test slab is {first}-{last}: include both ends.")
+        fail(
+            task,
+            f"the test slices run from z={tested[0]} to z={tested[-1]}, but the test slab is {first}-{last}: include both ends.",
+        )
     near = sorted(s for s in train if first - gap <= s < first or last < s <= last + gap)
     if near:
         fail(
