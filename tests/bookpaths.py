@@ -6,6 +6,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The front matter that makes a Markdown file a MyST notebook, for the small chapters the tests write.
+FRONT_MATTER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
 
 def toc_chapters() -> list[str]:
     """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""

@@ -17,23 +17,12 @@ import subprocess
 import pytest
 import yaml
 
-from bookpaths import ROOT
+from bookpaths import FRONT_MATTER, ROOT
 
 # One small book, built again after each edit: its tests run in order, on one worker.
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("execution-cache")]
 
-CHAPTER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+CHAPTER = FRONT_MATTER + """
 # Chapter {name}
 
 {prose}

@@ -6,22 +6,11 @@ import subprocess
 import pytest
 import yaml
 
-from bookpaths import ROOT
+from bookpaths import FRONT_MATTER, ROOT
 
 pytestmark = pytest.mark.book
 
-BROKEN = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+BROKEN = FRONT_MATTER + """
 # A broken chapter
 
 ```{code-cell} ipython3

@@ -6,21 +6,12 @@ import textwrap
 import nbformat
 import pytest
 
+from bookpaths import FRONT_MATTER
 from booktools import notebooks
 from booktools.myst_plain import ChapterError, markdown_parser, myst_leftovers
 
-CHAPTER = textwrap.dedent(
+CHAPTER = FRONT_MATTER + textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
 
     # A chapter
 

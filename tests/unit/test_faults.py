@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from filelock import FileLock
 
-from bookpaths import ROOT
+from bookpaths import FRONT_MATTER, ROOT
 from booktools import notebooks
 from booktools.myst_plain import ChapterError
 from cnnlab import checks, conv, data, figures, loaders, metrics, models, threads
@@ -307,17 +307,8 @@ for name, kwargs, error, words in [
 
 # The student-notebook generator ---------------------------------------------------------------------
 
-CHAPTER = textwrap.dedent(
+CHAPTER = FRONT_MATTER + textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
 
     # A chapter
 

@@ -21,14 +21,19 @@ __all__ = ["check_conv_block", "check_dice", "check_segmentation_net", "check_sl
 NUM_CLASSES = 4
 
 
-def _block(conv_block: Callable, in_channels: int, out_channels: int, task: str) -> nn.Module:
+def _call(function: Callable, arguments: tuple, call: str, task: str):
+    """``function(*arguments)``, with a failure named: a blank still empty, or the error and the call."""
     try:
-        block = conv_block(in_channels, out_channels)
+        return function(*arguments)
     except Exception as error:  # noqa: BLE001 - a failing answer becomes a message
         text = str(error)
         if "NoneType" in text or "Ellipsis" in text:
-            fail(task, f"conv_block({in_channels}, {out_channels}) failed because a blank is still empty ({text}).")
-        fail(task, f"conv_block({in_channels}, {out_channels}) raised {type(error).__name__}: {text}.")
+            fail(task, f"{call} failed because a blank is still empty ({text}): fill in every line marked ✎.")
+        fail(task, f"{call} raised {type(error).__name__}: {text}.")
+
+
+def _block(conv_block: Callable, in_channels: int, out_channels: int, task: str) -> nn.Module:
+    block = _call(conv_block, (in_channels, out_channels), f"conv_block({in_channels}, {out_channels})", task)
     if block is None or block is Ellipsis:
         fail(task, f"conv_block({in_channels}, {out_channels}) returned {block!r}: return the block, an nn.Sequential.")
     if not isinstance(block, nn.Module):
@@ -199,13 +204,7 @@ def check_dice(dice_per_class: Callable) -> Passed:
     no_white = torch.where(truth == 3, 2, truth)
     cases += [("a slice without white matter in either map", no_white.clone(), no_white)]
     for what, predicted, labels in cases:
-        try:
-            found = dice_per_class(predicted.clone(), labels.clone())
-        except Exception as error:  # noqa: BLE001
-            text = str(error)
-            if "NoneType" in text or "Ellipsis" in text:
-                fail(task, f"dice_per_class failed because a blank is still empty ({text}).")
-            fail(task, f"dice_per_class raised {type(error).__name__} on {what}: {text}.")
+        found = _call(dice_per_class, (predicted.clone(), labels.clone()), f"dice_per_class on {what}", task)
         scores, expected = _as_scores(found, task), _reference_dice(predicted, labels)
         for cls, (got, want) in enumerate(zip(scores, expected)):
             name = ("background", "CSF", "grey matter", "white matter")[cls]
@@ -248,13 +247,7 @@ def check_slab_split(slab_split: Callable) -> Passed:
         fail(task, "slab_split is not a function: define it with def slab_split(z, test_slab, gap).")
     z = torch.arange(20, 80)
     first, last, gap = 40, 55, 3
-    try:
-        result = slab_split(z.clone(), (first, last), gap)
-    except Exception as error:  # noqa: BLE001
-        text = str(error)
-        if "NoneType" in text or "Ellipsis" in text:
-            fail(task, f"slab_split failed because a blank is still empty ({text}).")
-        fail(task, f"slab_split raised {type(error).__name__}: {text}.")
+    result = _call(slab_split, (z.clone(), (first, last), gap), "slab_split", task)
     if not isinstance(result, tuple) or len(result) != 2 or any(part is None for part in result):
         fail(task, f"slab_split returned {result!r:.60}: return train_index, test_index, two tensors of positions in z.")
     parts = []
