@@ -34,27 +34,27 @@ def test_recommended_threads_refuses_nonsense():
         threads.recommended_threads(0)
 
 
-def test_use_available_cpus_sets_and_says(monkeypatch):
+@pytest.fixture
+def machine_with(monkeypatch):
+    """Pretend this process may use ``cores`` cores; PyTorch's thread count is restored afterwards."""
     before = torch.get_num_threads()
-    monkeypatch.setattr(threads, "available_cpus", lambda cgroup=threads.CGROUP: 4.0)
-    try:
-        message = threads.use_available_cpus()
-        assert torch.get_num_threads() == 3
-        assert message.startswith("PyTorch uses 3 CPU thread(s)") and "may use 4 core(s)" in message
-    finally:
-        torch.set_num_threads(before)
+    yield lambda cores: monkeypatch.setattr(threads, "available_cpus", lambda cgroup=threads.CGROUP: cores)
+    torch.set_num_threads(before)
 
 
-def test_cnnlab_threads_overrides_the_recommendation(monkeypatch):
-    before = torch.get_num_threads()
+def test_use_available_cpus_sets_and_says(machine_with):
+    machine_with(4.0)
+    message = threads.use_available_cpus()
+    assert torch.get_num_threads() == 3
+    assert message.startswith("PyTorch uses 3 CPU thread(s)") and "may use 4 core(s)" in message
+
+
+def test_cnnlab_threads_overrides_the_recommendation(machine_with, monkeypatch):
+    machine_with(8.0)
     monkeypatch.setenv("CNNLAB_THREADS", "1")
-    monkeypatch.setattr(threads, "available_cpus", lambda cgroup=threads.CGROUP: 8.0)
-    try:
-        message = threads.use_available_cpus()
-        assert torch.get_num_threads() == 1
-        assert message.startswith("PyTorch uses 1 CPU thread(s)") and "CNNLAB_THREADS asks" in message
-    finally:
-        torch.set_num_threads(before)
+    message = threads.use_available_cpus()
+    assert torch.get_num_threads() == 1
+    assert message.startswith("PyTorch uses 1 CPU thread(s)") and "CNNLAB_THREADS asks" in message
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])

@@ -34,20 +34,21 @@ cache: ``jupyter-book clean --all .``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
+import re
 import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "DEPENDENCIES_KEY",
     "KERNEL_KEY",
-    "THREADS_VARIABLE",
     "Chapter",
     "dependency_fingerprint",
     "execute_side_by_side",
@@ -57,8 +58,6 @@ __all__ = [
 
 DEPENDENCIES_KEY = "dependencies"
 KERNEL_KEY = "kernel"
-# cnnlab.threads reads it: a kernel that shares the machine with other kernels uses this many threads.
-THREADS_VARIABLE = "CNNLAB_THREADS"
 
 
 def dependency_fingerprint(
@@ -101,7 +100,7 @@ def dependency_fingerprint(
     return digest.hexdigest()
 
 
-def parallel_workers(chapters: int, cpus: float | None = None, requested: int = 0) -> int:
+def parallel_workers(chapters: int, cpus: float, requested: int = 0) -> int:
     """How many chapters to execute at once: ``requested`` if set, else one per whole core, never more than ``chapters``.
 
     Examples
@@ -111,10 +110,6 @@ def parallel_workers(chapters: int, cpus: float | None = None, requested: int = 
     """
     if requested < 0:
         raise ValueError(f"book_execution_workers={requested} must be 0 (one per core) or a positive number of kernels.")
-    if cpus is None:
-        from cnnlab.threads import available_cpus
-
-        cpus = available_cpus()
     workers = requested or max(1, math.floor(cpus))
     return max(1, min(workers, chapters))
 
@@ -129,13 +124,11 @@ class Chapter:
     read_format: dict | None = None
     seconds: float = 0.0
     error: str | None = None
-    kernel: dict | None = field(default=None)
+    kernel: dict | None = None
 
 
 def _execute_one(chapter: Chapter, timeout: int | None, allow_errors: bool, environ: Mapping[str, str]) -> Chapter:
     """Execute one chapter's notebook in its folder, with the measured kernel recording into a file of its own."""
-    import json
-
     from nbclient import NotebookClient
 
     from booktools.measured_kernel import CHAPTER_VARIABLE, RECORD_VARIABLE
@@ -198,6 +191,9 @@ def execute_side_by_side(
     list of Chapter
         The same chapters, in the order they finished.
     """
+    # Imported here: cnnlab.threads imports PyTorch, which a build that executes nothing need not load.
+    from cnnlab.threads import THREADS_VARIABLE
+
     environ = dict(os.environ if environ is None else environ)
     environ[THREADS_VARIABLE] = environ["OMP_NUM_THREADS"] = str(threads_per_kernel)
     finished = []
@@ -235,8 +231,6 @@ def _notebook_of(app, docname: str):
     if not any(cell.cell_type == "code" for cell in notebook.cells):
         return None
     # myst-nb renames kernels the same way before it looks the notebook up in the cache.
-    import re
-
     name = notebook.metadata.get("kernelspec", {}).get("name")
     for pattern, alias in (nb_config.kernel_rgx_aliases or {}).items():
         if name is not None and re.fullmatch(pattern, name):

@@ -7,7 +7,7 @@ chapter's kernel well under that. This Sphinx extension (listed in
 * when the build starts, it points Jupyter at a ``python3`` kernel that runs
   :mod:`booktools.measured_kernel`, which writes one JSON line (chapter, peak
   resident memory, wall time) to the file named by ``BOOK_KERNEL_RECORD``
-  when it exits; :mod:`booktools.execution` gives each chapter's kernel a file
+  as it runs; :mod:`booktools.execution` gives each chapter's kernel a file
   of its own and keeps the line with the chapter's cached outputs;
 * :mod:`booktools.execution` then writes the record of every chapter the site
   shows to ``_build/kernel-usage.jsonl`` (:func:`write_usage`), whether it
@@ -27,11 +27,7 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
-from booktools.measured_kernel import CHAPTER_VARIABLE, RECORD_VARIABLE
-
 __all__ = [
-    "CHAPTER_VARIABLE",
-    "RECORD_VARIABLE",
     "USAGE_VARIABLE",
     "machine_file",
     "read_usage",

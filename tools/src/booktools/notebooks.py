@@ -318,17 +318,16 @@ def student_notebook(chapter: str | Path, book: Book, solved: bool = False) -> n
         token = block[0]
         line = (token.map or (0, 0))[0] + 1
         name = directive_name(token)
+        if token.type == "myst_block_break":
+            flush()
+            continue
+        _refuse_markers_outside_code_cells(parser, block, chapter)
         if name is None or name not in (*_STRUCTURE, "code-cell", "solution"):
-            if token.type == "myst_block_break":
-                flush()
-            else:
-                _refuse_markers_outside_code_cells(parser, block, chapter)
-            if token.type != "myst_block_break" and not solution_line:
+            if not solution_line:
                 converted = plain.block(block, lines, 1)
                 if converted:
                     markdown.append(converted)
             continue
-        _refuse_markers_outside_code_cells(parser, block, chapter)
         directive = Directive.parse(token, line, chapter)
         if name == "solution":
             raise ChapterError(

@@ -129,18 +129,6 @@ def prepare_mnist(
     """
     mode = mnist_mode(mode)
     root = data_root(root)
-    try:
-        return _prepare(mode, root, download_options)
-    except OSError as error:
-        if mode == "full":
-            raise MNISTDownloadError(
-                f"Could not prepare the full MNIST: {cache_problem(error, root / 'full')} "
-                f"Or set {MODE_VARIABLE}=sample to use the offline sample."
-            ) from error
-        raise MNISTDataError(f"Could not prepare MNIST in {root}: {cache_problem(error, root)}") from error
-
-
-def _prepare(mode: str, root: Path, download_options: dict) -> MNISTSource:
     fallback = ""
     if mode == "auto":
         # Offline machines should fall back quickly rather than retry for minutes.
