@@ -22,7 +22,9 @@ from bookpaths import FRONT_MATTER, ROOT
 # One small book, built again after each edit: its tests run in order, on one worker.
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("execution-cache")]
 
-CHAPTER = FRONT_MATTER + """
+CHAPTER = (
+    FRONT_MATTER
+    + """
 # Chapter {name}
 
 {prose}
@@ -35,6 +37,7 @@ import helper
 print("{name}", helper.VALUE, os.environ.get("CNNLAB_MNIST"))
 ```
 """
+)
 
 
 class SmallBook:

@@ -10,13 +10,16 @@ from bookpaths import FRONT_MATTER, ROOT
 
 pytestmark = pytest.mark.book
 
-BROKEN = FRONT_MATTER + """
+BROKEN = (
+    FRONT_MATTER
+    + """
 # A broken chapter
 
 ```{code-cell} ipython3
 dose_per_kg = 5 / 0
 ```
 """
+)
 
 
 def reports_folder_of_the_workflow() -> str:
