@@ -1,5 +1,7 @@
 """Where the book's files are, shared by the test folders."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -32,3 +34,31 @@ def toc_chapters() -> list[str]:
 
 def chapters_with_code() -> list[str]:
     return [name for name in toc_chapters() if "{code-cell}" in (ROOT / f"{name}.md").read_text(encoding="utf-8")]
+
+
+# Who the tests' git commits are by, as environment variables (a fresh machine has no git identity).
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "tests",
+    "GIT_AUTHOR_EMAIL": "tests@localhost",
+    "GIT_COMMITTER_NAME": "tests",
+    "GIT_COMMITTER_EMAIL": "tests@localhost",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` as the tests' identity; return its output."""
+    command = ["git", "-C", str(repo), "-c", "user.name=tests", "-c", "user.email=tests@localhost", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def book_repository(target: Path) -> Path:
+    """A git repository on branch main holding this checkout's book: settings, citation, chapters, notebooks, cnnlab."""
+    target.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml", "CITATION.cff"):
+        shutil.copyfile(ROOT / name, target / name)
+    shutil.copytree(ROOT / "book", target / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(ROOT / "code", target / "code", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    subprocess.run(["git", "init", "-q", "-b", "main", str(target)], check=True)
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", "the book")
+    return target

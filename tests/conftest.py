@@ -78,3 +78,46 @@ def built_book(tmp_path_factory, request) -> BuiltBook:
         (out / "build.json").write_text(json.dumps({"returncode": process.returncode, "seconds": seconds}))
         print(f"\nbook built in {seconds:.0f} s", file=sys.stderr)
         return _read_build(out)
+
+
+@dataclass
+class PrintedBook:
+    site: Path
+    pdfs: dict[str, Path]
+    log: str
+    returncode: int
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def printed_book(built_book, request) -> PrintedBook:
+    """Both PDF editions, printed once per test run by the README's command from the shared build.
+
+    The command runs on a copy of the build (its site and execution cache), so
+    that its single-page build never writes into the folder other tests read;
+    the chapters come from the cache, and nothing is executed again.
+    """
+    from booktools.pdf import EDITIONS
+
+    out = built_book.html.parents[1].with_name("printed-book")
+    out.mkdir(exist_ok=True)
+    pdfs = {edition.name: out / "_build" / "pdf" / edition.filename for edition in EDITIONS}
+    asking = getattr(request, "_pyfuncitem", None)
+    with FileLock(str(out / "print.lock")):
+        if not (out / "print.json").is_file():
+            assert built_book.returncode == 0, "the book did not build; see tests/book/test_build.py"
+            if asking is not None:
+                asking.user_properties.append(("slow", "prints both PDF editions that the PDF tests share"))
+            shutil.rmtree(out / "_build", ignore_errors=True)
+            for folder in ("html", ".jupyter_cache"):
+                shutil.copytree(built_book.html.parent / folder, out / "_build" / folder)
+            env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
+            start = time.perf_counter()
+            command = [sys.executable, "-m", "booktools.pdf", "--path-output", str(out)]
+            process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+            log = process.stdout + process.stderr
+            (out / "print.log").write_text(log)
+            seconds = time.perf_counter() - start
+            (out / "print.json").write_text(json.dumps({"returncode": process.returncode, "seconds": seconds}))
+        saved = json.loads((out / "print.json").read_text())
+        return PrintedBook(out / "_build" / "html", pdfs, (out / "print.log").read_text(), saved["returncode"], saved["seconds"])

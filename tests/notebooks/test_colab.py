@@ -34,8 +34,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bookpaths import ROOT
-from booktools import notebooks
+from bookpaths import GIT_IDENTITY, ROOT, book_repository
+from booktools import notebooks, release
 
 pytestmark = pytest.mark.notebooks
 
@@ -75,9 +75,8 @@ def serve_code_as_git(target: Path) -> str:
     return f"git+file://localhost{target}@{commit}#subdirectory=code"
 
 
-@pytest.fixture(scope="module")
-def colab(tmp_path_factory) -> Colab:
-    root = tmp_path_factory.mktemp("colab")
+def make_colab(root: Path, package_url: str) -> Colab:
+    """A Colab-like environment in ``root``, whose setup cell may install cnnlab from ``package_url``."""
     venv = root / "venv"
     # Colab's pip and setuptools are its system's; so are ours (no pip inside the venv).
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
@@ -100,7 +99,13 @@ def colab(tmp_path_factory) -> Colab:
         "language": "python",
     }
     (kernel_dir / "kernel.json").write_text(json.dumps(spec))
-    return Colab(python, site_packages, serve_code_as_git(root / "repository"), root / "jupyter")
+    return Colab(python, site_packages, package_url, root / "jupyter")
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory) -> Colab:
+    root = tmp_path_factory.mktemp("colab")
+    return make_colab(root, serve_code_as_git(root / "repository"))
 
 
 @pytest.fixture
@@ -136,6 +141,21 @@ def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNod
     )
     notebook.cells.insert(1, nbformat.v4.new_code_cell(probe))
     return notebook
+
+
+def run_nbval(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Run ``notebook`` under nbval in the Colab-like kernel; its folder is the kernel's, as book/ is for the build."""
+    nbformat.write(notebook, path)
+    process = subprocess.run(
+        [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL, "--nbval-cell-timeout", "900"]
+        + ["-p", "no:cacheprovider", "-q", str(path)],
+        cwd=path.parent,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 0, process.stdout[-6000:]
+    assert " passed" in process.stdout
 
 
 def text_of(cell) -> str:
@@ -175,20 +195,45 @@ def test_colab_contract_and_nbval(colab_kernel, built_book, name, tmp_path):
     if re.match(r"ex\d", name):
         assert checks, f"{name} has no self-check"
 
-    # The notebook's folder is the kernel's working folder, as book/ is for the build.
-    path = tmp_path / f"{name}.ipynb"
-    nbformat.write(nbval_notebook(solved, executed, colab_kernel.site_packages), path)
     before = colab_kernel.packages()
-    process = subprocess.run(
-        [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL, "--nbval-cell-timeout", "900"]
-        + ["-p", "no:cacheprovider", "-q", str(path)],
-        cwd=tmp_path,
-        env={**os.environ},
-        capture_output=True,
-        text=True,
-    )
-    assert process.returncode == 0, process.stdout[-6000:]
-    assert " passed" in process.stdout
+    run_nbval(nbval_notebook(solved, executed, colab_kernel.site_packages), tmp_path / f"{name}.ipynb")
     after = colab_kernel.packages()
     changed = {package: (version, after.get(package)) for package, version in before.items() if after.get(package) != version}
     assert changed == {}, f"the setup cell changed packages Colab already has: {changed}"
+
+
+RELEASE_TAG = "term-2027-spring"
+
+
+@pytest.mark.slow(
+    "installs cnnlab from a local term release's tag and runs that release's Exercise 1 in a fresh Colab-like environment"
+)
+def test_a_term_release_notebook_installs_cnnlab_from_its_tag(built_book, tmp_path, monkeypatch):
+    """The release's own notebook, unchanged: its setup cell's GitHub address is served by a local repository."""
+    for variable, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(variable, value)
+    repository = book_repository(tmp_path / "repository")
+    commit = release.make_release(repository, RELEASE_TAG)
+    checkout = tmp_path / "release"
+    subprocess.run(["git", "clone", "-q", "--branch", RELEASE_TAG, str(repository), str(checkout)], check=True)
+    book = notebooks.Book.from_config(checkout)
+    solved = notebooks.student_notebook(checkout / "book" / "ex1-conv-pool.md", book, solved=True)
+    committed = nbformat.read(checkout / "book" / "ex1-conv-pool.ipynb", as_version=4)
+    address = f"git+{book.repository_url}@{RELEASE_TAG}#subdirectory=code"
+    assert solved.cells[0].source == committed.cells[0].source and address in committed.cells[0].source
+
+    colab = make_colab(tmp_path / "colab", package_url="")
+    monkeypatch.setenv("JUPYTER_PATH", str(colab.jupyter_path))
+    monkeypatch.delenv("CNNLAB_PACKAGE_URL", raising=False)
+    monkeypatch.setenv("CNNLAB_MNIST", os.environ.get("CNNLAB_MNIST", "sample"))
+    # Git, which pip runs, fetches the book's GitHub address from the local repository instead.
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://localhost{repository}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", book.repository_url)
+    executed = nbformat.read(built_book.executed / "book" / "ex1-conv-pool.ipynb", as_version=4)
+    run_nbval(nbval_notebook(solved, executed, colab.site_packages), tmp_path / "ex1-conv-pool.ipynb")
+
+    (record,) = colab.site_packages.glob("cnnlab-*.dist-info/direct_url.json")
+    origin = json.loads(record.read_text())
+    assert origin["vcs_info"]["requested_revision"] == RELEASE_TAG and origin["vcs_info"]["commit_id"] == commit
+    assert origin["url"] == book.repository_url, "cnnlab came from elsewhere than the address the notebook names"

@@ -28,8 +28,8 @@ def triggers(workflow: dict) -> set[str]:
     return {on} if isinstance(on, str) else set(on)
 
 
-def test_there_are_the_three_workflows():
-    assert [path.name for path in WORKFLOWS] == ["book.yml", "linkcheck.yml", "tests.yml"]
+def test_there_are_the_four_workflows():
+    assert [path.name for path in WORKFLOWS] == ["book.yml", "linkcheck.yml", "release.yml", "tests.yml"]
 
 
 def test_zizmor_finds_nothing():
@@ -89,9 +89,11 @@ def test_the_book_workflow_builds_with_full_data_and_deploys_with_official_actio
     assert triggers(workflow) == SAFE_EVENTS
     assert workflow["concurrency"]["group"] == "pages"
     assert build["env"]["CNNLAB_MNIST"] == "full"
-    commands = " ".join(step.get("run", "") for step in build["steps"])
-    assert "jupyter-book build . --all -W -n --keep-going" in commands
-    assert "GITHUB_STEP_SUMMARY" in commands
+    commands = [step.get("run", "") for step in build["steps"]]
+    assert "bash .ci/install" in commands, "Chromium and poppler print the PDFs"
+    built = commands.index("jupyter-book build . --all -W -n --keep-going")
+    assert commands.index("python -m booktools.pdf") > built, "the PDFs are printed from the executed book, into the site"
+    assert "GITHUB_STEP_SUMMARY" in " ".join(commands)
     uses = [step.get("uses", "") for step in build["steps"] + deploy["steps"]]
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
     assert any(u.startswith("actions/deploy-pages@") for u in uses)
@@ -99,6 +101,27 @@ def test_the_book_workflow_builds_with_full_data_and_deploys_with_official_actio
     assert build["permissions"] == {"contents": "read"}
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["needs"] == "build"
+
+
+def test_the_release_workflow_builds_the_tag_and_publishes_its_files_with_least_privilege():
+    workflow = load(ROOT / ".github" / "workflows" / "release.yml")
+    assert workflow["on"] == {"push": {"tags": ["term-*"]}}
+    build, publish = workflow["jobs"]["build"], workflow["jobs"]["publish"]
+    assert build["permissions"] == {"contents": "read"} and build["env"]["CNNLAB_MNIST"] == "full"
+    assert publish["permissions"] == {"contents": "write"} and publish["needs"] == "build"
+    commands = [step.get("run", "") for step in build["steps"]]
+    order = [
+        'python -m booktools.release check "$GITHUB_REF_NAME"',
+        "jupyter-book build . --all -W -n --keep-going",
+        "python -m booktools.pdf",
+        'python -m booktools.release assets "$GITHUB_REF_NAME" --out dist',
+    ]
+    assert [commands.index(command) for command in order] == sorted(commands.index(command) for command in order)
+    upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["if-no-files-found"] == "error", "a release never goes out without its files"
+    create = publish["steps"][-1]
+    assert create["run"].startswith('gh release create "$GITHUB_REF_NAME" dist/* --verify-tag')
+    assert "${{" not in create["run"], "no expression is expanded inside the shell command"
 
 
 LAYERS = ("unit", "book", "notebooks", "browser")

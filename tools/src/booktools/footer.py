@@ -24,8 +24,14 @@ def footer_html(pathto, citation_line: str) -> str:
 
     Examples
     --------
-    >>> print(footer_html(lambda path, resource: "../" + path, "Team (2026). A book.").splitlines()[1])
-    <p class="book-pdf">The book as a PDF: <a href="../pdf/cnn-book-students.pdf">students' edition</a> · <a href="../pdf/cnn-book-instructors.pdf">instructors' edition (with the solutions)</a></p>
+    >>> footer = footer_html(lambda path, resource: "../" + path, "Team (2026). A book.")
+    >>> for part in footer.split(" · "):
+    ...     print(part)
+    <div class="book-footer">
+    <p class="book-pdf">The book as a PDF: <a href="../pdf/cnn-book-students.pdf">students' edition</a>
+    <a href="../pdf/cnn-book-instructors.pdf">instructors' edition (with the solutions)</a></p>
+    <p class="book-citation">Cite this book: Team (2026). A book.</p>
+    </div>
     """
     links = [
         f'<a href="{html.escape(pathto(f"{PDF_FOLDER}/{edition.filename}", 1))}">'

@@ -195,7 +195,8 @@ def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Pat
         page.goto(url, wait_until="load")
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
         page.evaluate("() => MathJax.startup.promise")
-        report = page.evaluate((PRINT_DIR / "prepare.js").read_text(encoding="utf-8"), {**options, "edition": edition.name})
+        prepare = (PRINT_DIR / "prepare.js").read_text(encoding="utf-8")
+        report = page.evaluate(prepare, {**options, "edition": edition.name, "editionLabel": edition.label})
         page.add_style_tag(content=(PRINT_DIR / "print.css").read_text(encoding="utf-8"))
         page.emulate_media(media="print")
         faults = [*problems]
@@ -240,10 +241,9 @@ def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str 
         raise FileNotFoundError(f"Chromium not found at {chromium}: install Debian's chromium (apt-get install chromium).")
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
     citation = read_citation(root)
-    branch = config.get("repository", {}).get("branch", "main")
     options = {
         "title": config.get("title", citation.title),
-        "citation": f"{citation.line()} Version {branch}, printed on {date.today().isoformat()}.",
+        "citation": f"{citation.line()} Printed on {date.today().isoformat()}.",
         "pages": {},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
