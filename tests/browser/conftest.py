@@ -11,19 +11,12 @@ from urllib.parse import urlparse
 import pytest
 
 from bookpaths import ROOT
+from booktools import pdf
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM", pdf.CHROMIUM)
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
+# The flags the PDF printer launches Chromium with: headless, as root, nothing fetched in the background.
+CHROMIUM_ARGS = pdf.CHROMIUM_ARGS
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import yaml
 
 from bookpaths import ROOT, toc_chapters
 
@@ -80,8 +81,10 @@ def test_launch_download_and_repository_buttons(open_page, path):
     colab = page.locator(".dropdown-launch-buttons a[href*='colab.research.google.com']")
     binder = page.locator(".dropdown-launch-buttons a[href*='mybinder.org']")
     assert colab.count() == 1 and binder.count() == 1
-    assert colab.get_attribute("href").endswith(f"/{name}.ipynb")
-    assert binder.get_attribute("href").endswith(f"/{name}.ipynb")
+    # The notebooks open at the branch _config.yml names: main here, the tag in a term release.
+    branch = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["branch"]
+    assert colab.get_attribute("href").endswith(f"/blob/{branch}/{name}.ipynb")
+    assert f"/{branch}?" in binder.get_attribute("href") and binder.get_attribute("href").endswith(f"/{name}.ipynb")
     assert page.locator(".dropdown-download-buttons a.btn-download-notebook-button").count() == 1
     assert page.locator("a.btn-source-repository-button").count() == 1
 

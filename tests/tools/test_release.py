@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -59,6 +60,10 @@ def test_a_release_points_its_notebooks_buttons_and_citation_at_its_tag_and_leav
     assert changed == {"_config.yml", "CITATION.cff"} | {
         f"book/{chapter.stem}.ipynb" for chapter in chapters_with_code(repository / "book")
     }
+    # Jupyter Book hands the tag to the theme, which builds the Colab and Binder buttons from it.
+    sphinx = subprocess.run(["jupyter-book", "config", "sphinx", str(repository)], capture_output=True, text=True, check=True)
+    assert f"'repository_branch': '{TAG}'" in (repository / "conf.py").read_text(), sphinx.stdout
+    (repository / "conf.py").unlink()
     # Comments survive: only the changed lines differ.
     assert git(repository, "diff", "--numstat", main_before, TAG, "--", "_config.yml").split()[:2] == ["1", "1"]
 
