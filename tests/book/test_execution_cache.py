@@ -47,6 +47,7 @@ class SmallBook:
         config = yaml.safe_load((ROOT / "_config.yml").read_text())
         config["sphinx"]["config"]["book_execution_dependencies"] = ["helpers", "requirements.txt"]
         (root / "_config.yml").write_text(yaml.safe_dump(config))
+        shutil.copyfile(ROOT / "CITATION.cff", root / "CITATION.cff")  # the footer of every page cites it
         (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/a\n  - file: book/b\n")
         (root / "book" / "index.md").write_text("# A small book\n\nTwo chapters.\n")
         (root / "helpers").mkdir()

@@ -35,6 +35,7 @@ def test_failing_chapter_leaves_its_traceback_for_the_workflow(tmp_path):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["sphinx"]["config"]["book_execution_dependencies"] = []  # the small book has no cnnlab of its own
     (book / "_config.yml").write_text(yaml.safe_dump(config))
+    shutil.copyfile(ROOT / "CITATION.cff", book / "CITATION.cff")  # the footer of every page cites it
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/broken\n")
     (book / "book" / "index.md").write_text("# A small book\n\nIt has one chapter, which fails.\n")
     (book / "book" / "broken.md").write_text(BROKEN)

@@ -35,7 +35,7 @@ import nbformat
 import pytest
 
 from bookpaths import GIT_IDENTITY, ROOT, book_repository
-from booktools import notebooks, release
+from booktools import colab_watch, notebooks, release
 
 pytestmark = pytest.mark.notebooks
 
@@ -237,3 +237,52 @@ def test_a_term_release_notebook_installs_cnnlab_from_its_tag(built_book, tmp_pa
     origin = json.loads(record.read_text())
     assert origin["vcs_info"]["requested_revision"] == RELEASE_TAG and origin["vcs_info"]["commit_id"] == commit
     assert origin["url"] == book.repository_url, "cnnlab came from elsewhere than the address the notebook names"
+
+
+def test_the_colab_watch_runs_solved_notebooks_and_names_the_cell_that_broke(colab_kernel, tmp_path):
+    """The weekly watch's own script, run here as the workflow runs it in Colab's image, on a kernel like Colab's."""
+    solved = tmp_path / "solved"
+    written = colab_watch.solve(ROOT, solved)
+    assert sorted(path.stem for path in written) == sorted(STUDENT_NOTEBOOKS)
+    for path in written:
+        if path.stem != "ex1-conv-pool":
+            path.unlink()
+    broken = nbformat.read(solved / "ex1-conv-pool.ipynb", as_version=4)
+    code = [cell for cell in broken.cells if cell.cell_type == "code"]
+    code[3].source = "import torch\ntorch.nn.Conv2d(3, 2, 3).forward_was_renamed_by_an_update()"
+    nbformat.write(broken, solved / "ex1-broken.ipynb")
+
+    report = tmp_path / "report"
+    script = ROOT / "tools" / "src" / "booktools" / "colab_watch.py"
+    process = subprocess.run(
+        [sys.executable, str(script), "run", str(solved), "--report", str(report), "--kernel", KERNEL, "--image", "colab-like"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 1, process.stdout + process.stderr
+    summary = (report / "summary.md").read_text()
+    assert re.search(r"\| ex1-conv-pool\.ipynb \| passed \| [\d.]+ \|  \|  \|", summary), summary
+    assert re.search(
+        r"\| ex1-broken\.ipynb \| failed \| [\d.]+ \| 4 \| AttributeError: 'Conv2d' object has no attribute", summary
+    )
+    assert "1 of 2 notebooks passed." in summary
+    issue = (report / "issue.md").read_text()
+    assert "#### `ex1-broken.ipynb`: failed, code cell 4" in issue and "forward_was_renamed_by_an_update" in issue
+    assert "ex1-conv-pool.ipynb" not in issue
+    # The setup cell installed cnnlab in the Colab-like environment, as it does on Colab.
+    assert (colab_kernel.site_packages / "cnnlab").is_dir() or list(colab_kernel.site_packages.glob("cnnlab-*.dist-info"))
+
+
+def test_the_colab_watch_reports_a_cell_that_never_ends(colab_kernel, tmp_path):
+    folder = tmp_path / "solved"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("while True:\n    pass")]
+    )
+    nbformat.write(notebook, folder / "endless.ipynb")
+    (run,) = colab_watch.run_folder(folder, KERNEL, timeout=5)
+    assert (run.status, run.cell) == ("timed out", 2) and "while True" in run.source
+    assert "a cell ran longer than 5 s" in run.error
+    with pytest.raises(FileNotFoundError, match="no notebook in"):
+        colab_watch.run_folder(tmp_path / "empty", KERNEL)

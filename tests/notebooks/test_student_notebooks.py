@@ -34,6 +34,7 @@ def test_there_are_exercise_chapters():
     assert len(EXERCISE_CHAPTERS) == 4
 
 
+@pytest.mark.slow("executes the chapter's student notebook with its blanks, up to each self-check")
 @pytest.mark.parametrize("name", EXERCISE_CHAPTERS)
 def test_blanks_are_caught_by_the_self_checks(name):
     notebook = run_student_notebook(name)

@@ -28,8 +28,8 @@ def triggers(workflow: dict) -> set[str]:
     return {on} if isinstance(on, str) else set(on)
 
 
-def test_there_are_the_four_workflows():
-    assert [path.name for path in WORKFLOWS] == ["book.yml", "linkcheck.yml", "release.yml", "tests.yml"]
+def test_there_are_the_five_workflows():
+    assert [path.name for path in WORKFLOWS] == ["book.yml", "colab.yml", "linkcheck.yml", "release.yml", "tests.yml"]
 
 
 def test_zizmor_finds_nothing():
@@ -139,6 +139,7 @@ def test_the_tests_workflow_runs_each_layer_in_its_own_step():
     assert workflow["jobs"]["test"]["env"]["CNNLAB_MNIST"] == "sample"
 
 
+@pytest.mark.slow("collects the whole test suite in a second pytest process")
 def test_every_test_belongs_to_a_layer():
     declared = (ROOT / "pytest.ini").read_text()
     assert all(f"    {layer}:" in declared for layer in LAYERS)
@@ -173,3 +174,34 @@ def test_the_tests_workflow_keeps_the_pull_requests_book_and_summarises_it():
     assert '"$CNNLAB_BUILT_BOOK/_build/html"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     names = [step.get("name", "") for step in job["steps"]]
     assert names.index("Keep the built site") > max(i for i, name in enumerate(names) if name.startswith("Layer "))
+
+
+def test_the_colab_watch_runs_weekly_in_colabs_image_and_opens_one_issue():
+    workflow = load(ROOT / ".github" / "workflows" / "colab.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}, "weekly and by hand, never for pull requests"
+    job = workflow["jobs"]["watch"]
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    assert job["env"]["COLAB_IMAGE"].startswith("us-docker.pkg.dev/colab-images/public/runtime:")
+    steps = {step.get("name", step.get("uses", "")): step for step in job["steps"]}
+    assert "python -m booktools.colab_watch solve --out solved" in steps["Write the solved student notebooks"]["run"]
+    run = steps["Run every notebook in Colab's runtime"]
+    assert run["id"] == "run" and run["continue-on-error"] is True
+    assert '"$COLAB_IMAGE"' in run["run"]
+    assert "python3 tools/src/booktools/colab_watch.py run solved --report colab-report" in run["run"]
+    assert "torch" not in run["run"] and "pip install" not in run["run"], "the image's own packages, as students get them"
+    summary = steps["Notebook table (job summary)"]
+    assert summary["if"] == "always()" and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+    issue = steps["Open or update the colab-watch issue"]
+    assert issue["if"] == "steps.run.outcome == 'failure'"
+    assert "gh issue comment" in issue["run"] and "gh issue create" in issue["run"] and "--label colab-watch" in issue["run"]
+    assert steps["Fail when a notebook failed"]["run"] == "exit 1"
+
+
+def test_the_colab_watch_script_needs_only_what_colab_has():
+    """The run step imports nothing at module level but the standard library and nbformat."""
+    import ast
+
+    tree = ast.parse((ROOT / "tools" / "src" / "booktools" / "colab_watch.py").read_text())
+    imported = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "argparse", "sys", "time", "dataclasses", "pathlib", "nbformat"}, imported
