@@ -77,13 +77,14 @@ def run_notebook(path: str | Path, kernel_name: str = "python3", timeout: int = 
         notebook, kernel_name=kernel_name, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
     )
     start = time.perf_counter()
-    status, fallback = "passed", ""
+    # A timeout or a dead kernel says so, whatever the interrupted cell printed.
+    status, reason = "passed", ""
     try:
         client.execute()
     except CellTimeoutError as error:
-        status, fallback = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
+        status, reason = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
     except DeadKernelError as error:
-        status, fallback = "kernel died", f"the kernel died ({error})"
+        status, reason = "kernel died", f"the kernel died ({error})"
     except CellExecutionError:
         status = "failed"
     seconds = time.perf_counter() - start
@@ -96,7 +97,7 @@ def run_notebook(path: str | Path, kernel_name: str = "python3", timeout: int = 
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         running = next((n for n, c in enumerate(code, 1) if c.get("execution_count") is None), None)
         cell, source = running, code[running - 1].source if running else ""
-    return NotebookRun(path.name, status, seconds, cell, source, error or fallback)
+    return NotebookRun(path.name, status, seconds, cell, source, reason or error)
 
 
 def run_folder(folder: str | Path, kernel_name: str = "python3", timeout: int = 1800) -> list[NotebookRun]:
