@@ -133,7 +133,13 @@ def _test_file(question: Question) -> str:
         f"    _run('self_check', {question.call!r}, env)",
     ]
     if hidden:
-        lines += ["", "", "@test_case(points=1, hidden=True)", "def hidden_check(env):", f"    _run('hidden_check', {hidden!r}, env)"]
+        lines += [
+            "",
+            "",
+            "@test_case(points=1, hidden=True)",
+            "def hidden_check(env):",
+            f"    _run('hidden_check', {hidden!r}, env)",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -141,7 +147,10 @@ def autograder_files(chapter: Path, book: Book) -> dict[str, str]:
     """Every file of the chapter's autograder folder: relative path -> text."""
     questions = chapter_questions(chapter, book)
     files = {f"tests/{question.name}.py": _test_file(question) for question in questions}
-    manifest = [{"name": q.name, "check": q.check, "call": q.call, "points": q.points + (1 if q.check in HIDDEN else 0)} for q in questions]
+    manifest = [
+        {"name": q.name, "check": q.check, "call": q.call, "points": q.points + (1 if q.check in HIDDEN else 0)}
+        for q in questions
+    ]
     files["questions.json"] = json.dumps(manifest, indent=2) + "\n"
     files["otter_config.json"] = json.dumps(OTTER_CONFIG, indent=2) + "\n"
     return files

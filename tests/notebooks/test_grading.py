@@ -1,0 +1,176 @@
+"""Grading handed-in notebooks end to end, offline: one grading command per exercise over a folder of submissions.
+
+The folders hold what students hand in: the blank student notebook as
+committed, the solved one, partial submissions (the reference solution with
+one mistake of the self-checks' mutation suite, tests/unit/test_checks.py)
+and broken ones. Every partial submission must lose the points of its task and
+of no other; every broken one gets a clear result per task and does not stop
+the grading of the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bookpaths import ROOT
+from booktools import autograder, notebooks
+from booktools.grade import OTTER
+
+pytestmark = pytest.mark.notebooks
+
+# id: (the task that loses its points, the text replaced, its replacement)
+PARTIALS = {
+    "ex1-conv-pool": {
+        "one input channel": (
+            1,
+            "operation = nn.Conv2d(in_channels=3, out_channels=2, kernel_size=3)  # ✎",
+            "operation = nn.Conv2d(in_channels=1, out_channels=2, kernel_size=3)  # ✎",
+        ),
+        "padding 2": (2, "kernel_size=3, padding=1)", "kernel_size=3, padding=2)"),
+        "no stride": (3, "nn.MaxPool2d(kernel_size=3, stride=1)", "nn.MaxPool2d(kernel_size=3)"),
+        "window swapped": (4, "nn.MaxPool2d(kernel_size=(4, 2), stride=2)", "nn.MaxPool2d(kernel_size=(2, 4), stride=2)"),
+    },
+    "ex2-mnist-cnn": {
+        "no relu after fc1": (
+            1,
+            "        x = self.fc1(x)  # ✎ (N, 50)\n        x = F.relu(x)  # ✎\n",
+            "        x = self.fc1(x)  # ✎ (N, 50)\n",
+        ),
+        "adam": (2, "optim.SGD(model.parameters(), lr=0.001, momentum=0.9)", "optim.Adam(model.parameters(), lr=0.001)"),
+        "eval in training": (3, "    model.train()  # ✎", "    model.eval()  # ✎"),
+        "labels stay": (3, "        y = y.to(device)  # ✎\n", ""),
+        "argmax over the batch": (4, "outputs.argmax(dim=1)", "outputs.argmax(dim=0)"),
+        "micro precision": (
+            5,
+            'precision_score(y_true, y_pred, average="macro")',
+            'precision_score(y_true, y_pred, average="micro")',
+        ),
+        "binary precision": (5, 'precision_score(y_true, y_pred, average="macro")', "precision_score(y_true, y_pred)"),
+        "order": (5, "return accuracy, f1, precision, recall", "return accuracy, f1, recall, precision"),
+    },
+}
+
+
+def solved(chapter: str) -> nbformat.NotebookNode:
+    return notebooks.student_notebook(ROOT / "book" / f"{chapter}.md", notebooks.Book.from_config(ROOT), solved=True)
+
+
+def with_mistake(chapter: str, old: str, new: str) -> nbformat.NotebookNode:
+    notebook = solved(chapter)
+    cell = next(cell for cell in notebook.cells if cell.cell_type == "code" and old in cell.source)
+    cell.source = cell.source.replace(old, new, 1)
+    return notebook
+
+
+def grade(folder: Path, chapter: str, out: Path, time_limit: int) -> tuple[dict, dict]:
+    """Run the README's grading command; return grades.csv by (student, task) and summary.csv by student."""
+    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", chapter, "--out", str(out)]
+    process = subprocess.run([*command, "--time-limit", str(time_limit)], cwd=ROOT, capture_output=True, text=True)
+    assert process.returncode == 0, process.stdout + process.stderr
+    with (out / "grades.csv").open() as file:
+        grades = {(row["student"], row["task"]): row for row in csv.DictReader(file)}
+    with (out / "summary.csv").open() as file:
+        summary = {row["student"]: row for row in csv.DictReader(file)}
+    return grades, summary
+
+
+def questions(chapter: str) -> list[dict]:
+    import json
+
+    return json.loads((ROOT / autograder.GRADING_DIR / chapter / "questions.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def grading_environment():
+    if not (ROOT / OTTER).is_file():
+        pytest.fail(f"{ROOT / OTTER} not found: run bash .ci/install, which sets up the grading environment.")
+
+
+def check_blank_solved_and_partials(chapter, grades, summary):
+    tasks = questions(chapter)
+    full = sum(task["points"] for task in tasks)
+    assert summary["solved"]["points"] == f"{full:.1f}" and summary["solved"]["status"] == "graded"
+    for task in tasks:
+        assert (
+            grades["solved", task["name"]]["points"] == str(task["points"]) and grades["solved", task["name"]]["feedback"] == ""
+        )
+        blank = grades["blank", task["name"]]
+        assert blank["points"] == "0", f"the blank notebook scored on {task['name']}"
+        assert blank["feedback"].startswith("SelfCheckError: Task "), f"{task['name']}: {blank['feedback']!r}"
+    for id, (number, _, _) in PARTIALS[chapter].items():
+        student = id.replace(" ", "-")
+        lost = {task["name"] for task in tasks if float(grades[student, task["name"]]["points"]) < task["points"]}
+        assert lost == {f"{chapter}-q{number}"}, f"{id!r} lost points on {sorted(lost)}, not on task {number} alone"
+        feedback = grades[student, f"{chapter}-q{number}"]["feedback"]
+        assert "SelfCheckError: Task " in feedback, f"{id!r}: {feedback!r}"
+
+
+@pytest.mark.slow("grades ten Exercise 1 submissions, one of which runs into its time limit")
+def test_grading_exercise_1_blank_solved_partial_and_broken_submissions(tmp_path):
+    chapter = "ex1-conv-pool"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "blank.ipynb").write_bytes((ROOT / "book" / f"{chapter}.ipynb").read_bytes())  # as students get it
+    nbformat.write(solved(chapter), folder / "solved.ipynb")
+    for id, (_, old, new) in PARTIALS[chapter].items():
+        nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
+    # Broken in four ways: a crash at the imports, an endless loop after task 2, not a notebook, cells moved and deleted.
+    crash = with_mistake(chapter, "import torch\n", "import a_module_that_does_not_exist\nimport torch\n")
+    nbformat.write(crash, folder / "crash.ipynb")
+    endless = solved(chapter)
+    after = next(i for i, cell in enumerate(endless.cells) if "checks.check_padded_conv_layer" in cell.source)
+    endless.cells.insert(after + 1, nbformat.v4.new_code_cell("while True:\n    pass"))
+    nbformat.write(endless, folder / "endless.ipynb")
+    (folder / "not-a-notebook.ipynb").write_text('{"cells": [')
+    moved = solved(chapter)
+    first_check = next(cell for cell in moved.cells if "checks.check_conv_layer" in cell.source)
+    moved.cells.remove(first_check)
+    moved.cells.append(first_check)  # the task 1.1 check now runs last, on the padded layer
+    moved.cells = [cell for cell in moved.cells if "checks.check_pool_3x3" not in cell.source]
+    nbformat.write(moved, folder / "moved-and-deleted.ipynb")
+
+    grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=60)
+    check_blank_solved_and_partials(chapter, grades, summary)
+    names = [task["name"] for task in questions(chapter)]
+
+    assert summary["crash"]["status"] == "graded"
+    for name in names:
+        assert grades["crash", name]["points"] == "0"
+        assert grades["crash", name]["feedback"] == "NameError: name 'checks' is not defined"
+
+    assert summary["endless"]["status"] == "time limit"
+    assert [grades["endless", name]["points"] for name in names] == ["2", "2", "0", "0"], (
+        "tasks graded before the loop keep their points"
+    )
+    assert grades["endless", names[2]]["feedback"].startswith("not graded: the submission ran past the time limit of 60 s")
+
+    assert summary["not-a-notebook"]["status"] == "unreadable"
+    for name in names:
+        feedback = grades["not-a-notebook", name]["feedback"]
+        assert grades["not-a-notebook", name]["points"] == "0" and "not-a-notebook.ipynb is not a readable notebook" in feedback
+
+    # A self-check cell deleted: its task is graded at the end, on the notebook's last state.
+    assert [grades["moved-and-deleted", name]["points"] for name in names] == ["0", "2", "0", "2"]
+    assert "Task 1.1:" in grades["moved-and-deleted", names[0]]["feedback"]
+    assert "Task 1.2.1:" in grades["moved-and-deleted", names[2]]["feedback"]
+
+
+@pytest.mark.slow("grades ten Exercise 2 submissions, each training the network for one pass over the sample")
+def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
+    chapter = "ex2-mnist-cnn"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "blank.ipynb").write_bytes((ROOT / "book" / f"{chapter}.ipynb").read_bytes())
+    nbformat.write(solved(chapter), folder / "solved.ipynb")
+    for id, (_, old, new) in PARTIALS[chapter].items():
+        nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
+    grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=300)
+    check_blank_solved_and_partials(chapter, grades, summary)
+    for student, row in summary.items():
+        assert float(row["seconds"]) < 60, f"grading {student} took {row['seconds']} s"
