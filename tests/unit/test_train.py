@@ -1,5 +1,7 @@
 """Tests of cnnlab.train on a tiny, separable problem."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,14 @@ def test_empty_loaders_are_errors():
         train.train_for_steps(model, [], nn.CrossEntropyLoss(), optimizer, "cpu", 3, progress=False)
     with pytest.raises(ValueError, match="loader yields no examples"):
         train.evaluate(model, [], nn.CrossEntropyLoss(), "cpu")
+
+
+def test_training_steps_are_the_default_unless_the_grader_asks_for_fewer():
+    assert train.training_steps(7500, {}) == 7500
+    assert train.training_steps(7500, {"CNNLAB_TRAINING_STEPS": "400"}) == 400
+    assert train.training_steps(300, {"CNNLAB_TRAINING_STEPS": "400"}) == 300, "never longer than the chapter's default"
+    for value in ("0", "-5", "many", "2.5"):
+        with pytest.raises(ValueError, match=rf"CNNLAB_TRAINING_STEPS='{re.escape(value)}' must be a positive whole number"):
+            train.training_steps(7500, {"CNNLAB_TRAINING_STEPS": value})
+    with pytest.raises(ValueError, match="default=0 must be a positive whole number"):
+        train.training_steps(0, {})
