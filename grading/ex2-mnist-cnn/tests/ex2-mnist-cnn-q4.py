@@ -35,4 +35,4 @@ def self_check(env):
 
 @test_case(points=1, hidden=True)
 def hidden_check(env):
-    _run('hidden_check', "y_true, y_pred = predict(model, test_loader, device)\nshare = (y_true == y_pred).mean()\nassert share > 0.5, f'the trained network predicts {share:.0%} of the test digits: training did not work'", env)
+    _run('hidden_check', "import numpy as np\ny_true, y_pred = predict(model, test_loader, device)\nassert y_pred is not None and np.shape(y_true) == np.shape(y_pred), 'hidden test: predict must return y_true and y_pred, one label per test image each'\nshare = float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))\nassert share > 0.5, f'hidden test: the trained network predicts {share:.0%} of the test digits: training did not work'", env)

@@ -40,9 +40,12 @@ POINTS = 2
 # Exercise 2's self-checks test each function alone; the hidden test checks that together they trained the network.
 HIDDEN = {
     "check_predict": (
+        "import numpy as np\n"
         "y_true, y_pred = predict(model, test_loader, device)\n"
-        "share = (y_true == y_pred).mean()\n"
-        "assert share > 0.5, f'the trained network predicts {share:.0%} of the test digits: training did not work'"
+        "assert y_pred is not None and np.shape(y_true) == np.shape(y_pred), "
+        "'hidden test: predict must return y_true and y_pred, one label per test image each'\n"
+        "share = float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))\n"
+        "assert share > 0.5, f'hidden test: the trained network predicts {share:.0%} of the test digits: training did not work'"
     ),
 }
 OTTER_CONFIG = {"lang": "python", "show_stdout": False, "show_hidden": True, "logo": False, "print_summary": False}
