@@ -117,7 +117,7 @@ def test_grading_exercise_1_blank_solved_partial_and_broken_submissions(tmp_path
     folder = tmp_path / "submissions"
     folder.mkdir()
     (folder / "blank.ipynb").write_bytes((ROOT / "book" / f"{chapter}.ipynb").read_bytes())  # as students get it
-    nbformat.write(solved(chapter), folder / "solved.ipynb")
+    (folder / "solved.ipynb").write_bytes((ROOT / autograder.GRADING_DIR / chapter / autograder.SOLUTION).read_bytes())
     for id, (_, old, new) in PARTIALS[chapter].items():
         nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
     # Broken in four ways: a crash at the imports, an endless loop after task 2, not a notebook, cells moved and deleted.
@@ -167,7 +167,7 @@ def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
     (folder / "blank.ipynb").write_bytes((ROOT / "book" / f"{chapter}.ipynb").read_bytes())
-    nbformat.write(solved(chapter), folder / "solved.ipynb")
+    (folder / "solved.ipynb").write_bytes((ROOT / autograder.GRADING_DIR / chapter / autograder.SOLUTION).read_bytes())
     for id, (_, old, new) in PARTIALS[chapter].items():
         nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
     grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=300)

@@ -10,7 +10,9 @@ in ``grading/<chapter>/``, holds
   message is the feedback;
 * the hidden tests of :data:`HIDDEN`, for what a self-check cannot see (that
   the student applied the layer they built, say);
-* ``otter_config.json``.
+* ``otter_config.json``;
+* ``solution.ipynb``, the student notebook with the reference solutions: the
+  answer key, which the tests grade at full marks.
 
 The grader (:mod:`booktools.grade`) tags each self-check cell of a submission
 so that Otter runs the task's test right after it, in the state the
@@ -30,11 +32,24 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from booktools.notebooks import Book, student_notebook
 
-__all__ = ["HIDDEN", "POINTS", "Question", "chapter_questions", "exercise_chapters", "main", "write_autograders"]
+__all__ = [
+    "GRADING_DIR",
+    "HIDDEN",
+    "POINTS",
+    "SOLUTION",
+    "Question",
+    "chapter_questions",
+    "exercise_chapters",
+    "main",
+    "write_autograders",
+]
 
 GRADING_DIR = "grading"
+SOLUTION = "solution.ipynb"
 POINTS = 2
 # What a self-check cannot see, checked in secret: (self-check function, the hidden test's code, its point).
 # Exercise 2's self-checks test each function alone; the hidden test checks that together they trained the network.
@@ -156,6 +171,8 @@ def autograder_files(chapter: Path, book: Book) -> dict[str, str]:
     ]
     files["questions.json"] = json.dumps(manifest, indent=2) + "\n"
     files["otter_config.json"] = json.dumps(OTTER_CONFIG, indent=2) + "\n"
+    # The answer key: the student notebook with the reference solutions, which must score full marks.
+    files[SOLUTION] = nbformat.writes(student_notebook(chapter, book, solved=True)) + "\n"
     return files
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from booktools.autograder import GRADING_DIR
+from booktools.autograder import GRADING_DIR, SOLUTION
 
 __all__ = ["RECORD_VARIABLE", "TRAINING_STEPS_VARIABLE", "TaskResult", "grade_folder", "grade_submission", "main"]
 
@@ -69,7 +69,7 @@ def _autograder_zip(root: Path, chapter: str, target: Path) -> Path:
     folder = root / GRADING_DIR / chapter
     with zipfile.ZipFile(target, "w") as archive:
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.name != "questions.json":
+            if path.is_file() and path.name not in ("questions.json", SOLUTION):
                 archive.write(path, path.relative_to(folder).as_posix())
     return target
 
