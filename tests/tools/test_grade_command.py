@@ -34,3 +34,13 @@ def test_a_self_check_message_is_read_out_of_otters_report():
         "❌ Test case failed\nError at line 30 in test ex1-q1:\n  _run(...)\nSelfCheckError: Task 1.1: operation is still a blank"
     )
     assert grade._message(report) == "SelfCheckError: Task 1.1: operation is still a blank"
+
+
+BAD_OPTIONS = [["--time-limit", "0"], ["--time-limit", "nan"], ["--jobs", "0"]]
+
+
+@pytest.mark.parametrize("option", BAD_OPTIONS, ids=["0 s", "nan s", "0 jobs"])
+def test_a_time_limit_or_job_count_that_cannot_work_is_refused(tmp_path, capsys, option):
+    with pytest.raises(SystemExit):
+        grade.main([str(tmp_path), "--chapter", "ex1-conv-pool", "--out", str(tmp_path / "out"), *option])
+    assert f"{option[0]} {option[1]} must be" in capsys.readouterr().err

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from booktools.autograder import GRADING_DIR, SOLUTION
+from booktools.autograder import GRADING_DIR, POINTS, SOLUTION
 
 __all__ = ["RECORD_VARIABLE", "TRAINING_STEPS_VARIABLE", "TaskResult", "grade_folder", "grade_submission", "main"]
 
@@ -190,8 +190,6 @@ def grade_submission(
 
 def _case_points(key: str) -> int:
     """The points of a recorded test case, ``question/case``."""
-    from booktools.autograder import POINTS
-
     return POINTS if key.endswith("/self_check") else 1
 
 
@@ -240,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one submission may run (default: 300)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
     args = parser.parse_args(argv)
+    if not args.time_limit > 0:
+        parser.error(f"--time-limit {args.time_limit} must be a positive number of seconds, such as 300.")
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs} must be 1 or more: the number of submissions graded at once.")
     if not (args.root / OTTER).is_file():
         parser.error(f"{args.root / OTTER} not found: run bash .ci/install, which sets up the grading environment.")
     try:
