@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
     args = parser.parse_args(argv)
     if not args.time_limit > 0:
-        parser.error(f"--time-limit {args.time_limit} must be a positive number of seconds, such as 300.")
+        parser.error(f"--time-limit {args.time_limit:g} must be a positive number of seconds, such as 300.")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs} must be 1 or more: the number of submissions graded at once.")
     if not (args.root / OTTER).is_file():
