@@ -172,5 +172,3 @@ def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
         nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
     grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=300)
     check_blank_solved_and_partials(chapter, grades, summary)
-    for student, row in summary.items():
-        assert float(row["seconds"]) < 60, f"grading {student} took {row['seconds']} s"
