@@ -25,7 +25,6 @@ changes, as the student notebooks, and commit them::
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from booktools.notebooks import Book, student_notebook
+from booktools.notebooks import Book, generator_main, student_notebook
 
 __all__ = [
     "GRADING_DIR",
@@ -200,17 +199,8 @@ def write_autograders(root: str | Path = ".", check: bool = False) -> list[Path]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booktools.autograder", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=".", help="repository root (default: current folder)")
-    parser.add_argument("--check", action="store_true", help="fail if an autograder is out of date")
-    options = parser.parse_args(argv)
-    changed = write_autograders(options.root, check=options.check)
-    for path in changed:
-        print(("out of date: " if options.check else "wrote ") + str(path))
-    if options.check and changed:
-        print("Run `python -m booktools.autograder` and commit the result.", file=sys.stderr)
-        return 1
-    return 0
+    """Command line: regenerate the autograders, or check them with ``--check``."""
+    return generator_main(argv, "booktools.autograder", __doc__.splitlines()[0], "an autograder", write_autograders)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import re
 import sys
 import tokenize
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -455,11 +456,15 @@ def write_student_notebooks(root: str | Path = ".", check: bool = False) -> list
     return changed
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: regenerate the student notebooks, or check them with ``--check``."""
-    parser = argparse.ArgumentParser(prog="python -m booktools.notebooks", description=__doc__.splitlines()[0])
+def generator_main(argv: list[str] | None, module: str, description: str, what: str, write: Callable) -> int:
+    """The command line of a generator of files from the chapters: write them, or check them with ``--check``.
+
+    ``write(root, check=...)`` returns the files it wrote or, with ``check``,
+    those out of date; ``what`` names them in the help.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     parser.add_argument("--root", default=".", help="repository root (default: current folder)")
-    parser.add_argument("--check", action="store_true", help="fail if a student notebook is out of date")
+    parser.add_argument("--check", action="store_true", help=f"fail if {what} is out of date")
     options = parser.parse_args(argv)
     root = Path(options.root)
     try:
@@ -469,16 +474,21 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--root {root} has no _config.yml: give the repository's root, which holds _config.yml and book/.")
         if not chapters_with_code(root / "book"):
             raise ValueError(f"--root {root} has no chapter with code cells in {root / 'book'}: nothing to generate or check.")
-        changed = write_student_notebooks(root, check=options.check)
+        changed = write(root, check=options.check)
     except (ChapterError, ValueError, OSError, yaml.YAMLError) as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     for path in changed:
         print(("out of date: " if options.check else "wrote ") + str(path))
     if options.check and changed:
-        print("Run `python -m booktools.notebooks` and commit the result.", file=sys.stderr)
+        print(f"Run `python -m {module}` and commit the result.", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: regenerate the student notebooks, or check them with ``--check``."""
+    return generator_main(argv, "booktools.notebooks", __doc__.splitlines()[0], "a student notebook", write_student_notebooks)
 
 
 if __name__ == "__main__":

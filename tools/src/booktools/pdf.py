@@ -181,8 +181,11 @@ def _footer(title: str) -> str:
     )
 
 
-def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Path) -> dict:
-    """Prepare the page for ``edition`` and print it to ``path``; return what the page reported."""
+def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Path, script: str, style: str) -> dict:
+    """Prepare the page for ``edition`` with the print ``script`` and ``style``, and print it to ``path``.
+
+    Returns what the page reported.
+    """
     page = browser.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -195,9 +198,8 @@ def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Pat
         page.goto(url, wait_until="load")
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
         page.evaluate("() => MathJax.startup.promise")
-        prepare = (PRINT_DIR / "prepare.js").read_text(encoding="utf-8")
-        report = page.evaluate(prepare, {**options, "edition": edition.name, "editionLabel": edition.label})
-        page.add_style_tag(content=(PRINT_DIR / "print.css").read_text(encoding="utf-8"))
+        report = page.evaluate(script, {**options, "edition": edition.name, "editionLabel": edition.label})
+        page.add_style_tag(content=style)
         page.emulate_media(media="print")
         faults = [*problems]
         faults += [f"MathJax did not typeset {text!r}" for text in report["untypesetMaths"]]
@@ -246,17 +248,20 @@ def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str 
         "citation": f"{citation.line()} Printed on {date.today().isoformat()}.",
         "pages": {},
     }
+    script = (PRINT_DIR / "prepare.js").read_text(encoding="utf-8")
+    style = (PRINT_DIR / "print.css").read_text(encoding="utf-8")
     out_dir.mkdir(parents=True, exist_ok=True)
     printed = []
     with _serve(page.parent) as site, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        url = site + page.name
         try:
             for edition in EDITIONS:
                 path = out_dir / edition.filename
-                report = _print_once(browser, site + page.name, edition, options, path)
+                report = _print_once(browser, url, edition, options, path, script, style)
                 where = named_destinations(path)
                 pages = {name: where[name] for name in report["ids"]}
-                _print_once(browser, site + page.name, edition, {**options, "pages": pages}, path)
+                _print_once(browser, url, edition, {**options, "pages": pages}, path, script, style)
                 moved = {name: where for name, where in named_destinations(path).items() if pages.get(name, where) != where}
                 if moved:
                     raise RuntimeError(f"the {edition.name}' edition moved {sorted(moved)} when its contents were numbered")
