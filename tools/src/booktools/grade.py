@@ -1,24 +1,38 @@
-"""Grade a folder of student notebooks handed in for one exercise chapter, with Otter-Grader.
+"""Grade a folder of student notebooks handed in for one exercise chapter, each in a sandbox.
 
 ::
 
-    python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/
+    python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2
 
-Each ``*.ipynb`` in the folder is one student's submission (the file's name,
-without ``.ipynb``, names the student). Each runs through ``otter run`` with
-the chapter's autograder (``grading/<chapter>/``, :mod:`booktools.autograder`),
-in the grading environment ``.venv/grading``, on the MNIST sample
-(``CNNLAB_MNIST=sample``), with :data:`TRAINING_STEPS_VARIABLE` set so that
-training takes seconds, and within a time limit. Before grading, each
-self-check cell of the submission is tagged so that Otter runs that task's
-test right after it, in the state the notebook has there.
+Each ``*.ipynb`` in the folder (any case of the suffix) is one student's
+submission; the file's name, Unicode-normalised, names the student. A
+submission is untrusted code, and is graded so:
 
-Out come ``grades.csv`` (student, task, points, max points, feedback: the
-self-check's message for every lost point) and ``summary.csv`` (student,
-points, max points, status). A submission that is not a notebook, crashes,
-or runs past its time limit costs its student the points not yet earned and
-does not stop the grading of the others: the tasks graded before an endless
-loop keep their points.
+1. **Its kernel runs in a sandbox** (:mod:`booktools.sandbox`): it sees a
+   private copy of nothing but itself, the read-only Python environment and
+   ``cnnlab``, and the read-only MNIST sample; no network, no repository, no
+   other submission, no output folder, bounded memory and processes, and a
+   time limit that ends everything it started. The grader drives the kernel
+   from outside (``nbclient``, over sockets in the sandbox's folder): every
+   cell runs in the grading kernel, whatever kernel the notebook was saved
+   with.
+2. **After each self-check cell** the grader asks the kernel to export the
+   self-check's arguments as data (:mod:`booktools.answers`) and keeps that
+   export itself, out of the kernel's reach: what the student's code does
+   afterwards, an endless loop included, cannot change it.
+3. **A judge that never ran the student's code** (:mod:`booktools.judge`, in a
+   sandbox of its own) rebuilds those answers and calls the pristine
+   self-check on them; the task's hidden test, if any, too.
+
+A task earns its points when both the student's own self-check cell ran
+without an error and the judge accepts the answer: the first can only cost a
+student points (its message becomes the feedback), the second decides. No
+task scores more than its maximum.
+
+Out come ``grades.csv`` (student, file, task, points, max points, feedback)
+and ``summary.csv`` (student, file, points, max points, status, seconds,
+sandbox), written to temporary files and renamed at the end; a field that a
+spreadsheet would read as a formula is prefixed with an apostrophe.
 """
 
 from __future__ import annotations
@@ -27,34 +41,65 @@ import argparse
 import csv
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import zipfile
-from dataclasses import dataclass
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from booktools.autograder import GRADING_DIR, POINTS, SOLUTION
+from booktools import answers as answers_module
+from booktools import sandbox
+from booktools.autograder import GRADING_DIR, POINTS
 
-__all__ = ["RECORD_VARIABLE", "TRAINING_STEPS_VARIABLE", "TaskResult", "grade_folder", "grade_submission", "main"]
+__all__ = [
+    "GRADING_TRAINING_STEPS",
+    "Submission",
+    "TaskResult",
+    "find_submissions",
+    "grade_folder",
+    "grade_submission",
+    "main",
+    "spreadsheet_safe",
+]
 
-RECORD_VARIABLE = "CNNLAB_GRADING_RECORD"
-TRAINING_STEPS_VARIABLE = "CNNLAB_TRAINING_STEPS"
 GRADING_TRAINING_STEPS = 400
-OTTER = Path(".venv") / "grading" / "bin" / "otter"
+_FEEDBACK_LENGTH = 600
 
 
 @dataclass(frozen=True)
 class TaskResult:
     student: str
+    file: str
     task: str
     points: float
     max_points: float
     feedback: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One handed-in file: where it is, the student it names, and a note for the instructor."""
+
+    path: Path
+    student: str
+    note: str = ""
+
+
+@dataclass
+class _Run:
+    """What the sandboxed run of one notebook produced, kept by the grader."""
+
+    exports: dict[str, str] = field(default_factory=dict)
+    own_checks: dict[str, str | None] = field(default_factory=dict)  # task -> None (ran cleanly) or the error
+    status: str = "graded"
+    stopped: str = ""
 
 
 def _questions(root: Path, chapter: str) -> list[dict]:
@@ -65,148 +110,310 @@ def _questions(root: Path, chapter: str) -> list[dict]:
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def _autograder_zip(root: Path, chapter: str, target: Path) -> Path:
-    folder = root / GRADING_DIR / chapter
-    with zipfile.ZipFile(target, "w") as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.name not in ("questions.json", SOLUTION):
-                archive.write(path, path.relative_to(folder).as_posix())
-    return target
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never as a formula.
+
+    Examples
+    --------
+    >>> spreadsheet_safe("=1+1"), spreadsheet_safe("carol")
+    ("'=1+1", 'carol')
+    """
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _tag_self_checks(notebook: nbformat.NotebookNode, questions: list[dict]) -> None:
-    """Tag the first cell holding each task's self-check call, so that Otter grades the task right after it."""
-    for question in questions:
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and question["call"] in cell.source:
-                tests = cell.metadata.setdefault("otter", {}).setdefault("tests", [])
-                tests.append(question["name"])
-                break
+def _clean(text: str, limit: int = _FEEDBACK_LENGTH) -> str:
+    """One line of printable text, at most ``limit`` characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _message(output: str) -> str:
-    """The self-check's message out of Otter's report of a failed test: its last exception line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if ":" in line and line.split(":", 1)[0].replace(".", "").isidentifier()]
-    return errors[-1] if errors else " ".join(lines)[-500:]
+def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
+    """The notebooks of ``folder`` (``*.ipynb`` in any case, hidden names too), and a note on every other file."""
+    submissions, notes = [], []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.is_file() and path.name.lower().endswith(".ipynb"):
+            student = unicodedata.normalize("NFC", path.name[: -len(".ipynb")]).strip() or "(no name)"
+            submissions.append(Submission(path, student))
+        else:
+            notes.append(f"skipped {path.name!r}: {'a folder' if path.is_dir() else 'not an .ipynb file'}")
+    by_student: dict[str, list[Submission]] = {}
+    for submission in submissions:
+        by_student.setdefault(submission.student.casefold(), []).append(submission)
+    marked = []
+    for submission in submissions:
+        same = [s.path.name for s in by_student[submission.student.casefold()] if s is not submission]
+        note = f"the same student as {', '.join(same)}: check which to keep" if same else ""
+        marked.append(Submission(submission.path, submission.student, note))
+        if same:
+            notes.append(f"{submission.path.name!r} names the same student as {', '.join(map(repr, same))}")
+    return marked, notes
 
 
-def _records(path: Path) -> dict[str, tuple[bool, str]]:
-    """The first outcome each test case recorded: ``question/case`` -> (passed, message)."""
-    outcomes: dict[str, tuple[bool, str]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            outcomes.setdefault(f"{record['question']}/{record['case']}", (record["passed"], record["message"]))
-    return outcomes
+def _export_code(call: str, extra: tuple[str, ...], support: str) -> str:
+    return (
+        "import sys as _sys\n"
+        f"_sys.path.insert(0, {support!r})\n"
+        "import answers as _answers\n"
+        "from IPython.display import display as _display\n"
+        f"_display({{{answers_module.MIME!r}: _answers.export({call!r}, get_ipython().user_ns, {extra!r})}}, raw=True)\n"
+    )
 
 
-def grade_submission(
-    submission: Path, root: Path, chapter: str, time_limit: float, otter: Path | None = None
-) -> tuple[list[TaskResult], str]:
-    """Grade one submission; return a result per task and the submission's status."""
-    root = root.resolve()
-    questions = _questions(root, chapter)
-    student = submission.stem
-    otter = otter or root / OTTER
+def _exported(cell) -> str | None:
+    """The one export the grader's cell produced, or None (none, or more than one: a forgery)."""
+    found = [o["data"][answers_module.MIME] for o in cell.outputs if o.get("output_type") == "display_data"
+             and answers_module.MIME in o.get("data", {})]
+    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
 
-    def every_task(points_of, feedback_of) -> list[TaskResult]:
-        return [TaskResult(student, q["name"], points_of(q), q["points"], feedback_of(q)) for q in questions]
+
+def _error(cell) -> str | None:
+    for output in cell.outputs:
+        if output.get("output_type") == "error":
+            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+    return None
+
+
+class _Sandbox:
+    """The folders of one submission's sandbox: a private writable one, and the read-only support folder."""
+
+    def __init__(self, work: Path, data_root: Path, package: Path):
+        self.work, self.box, self.support = work, work / "box", work / "support"
+        self.box.mkdir()
+        self.support.mkdir()
+        shutil.copy(Path(answers_module.__file__), self.support / "answers.py")
+        self.data_root, self.package = data_root, package
+
+    def command(self, argv: list[str], limits: sandbox.Limits, env: dict[str, str]) -> list[str]:
+        readable = [self.package, self.data_root]
+        line = sandbox.command(argv, self.box, readable, env, limits=limits)
+        # The support folder appears at /grading inside, read-only.
+        at = line.index("--bind")
+        return line[:at] + ["--ro-bind", str(self.support), "/grading"] + line[at:]
+
+
+def _environment(data_root: Path) -> dict[str, str]:
+    from cnnlab.data.cache import MODE_VARIABLE, ROOT_VARIABLE
+    from cnnlab.threads import THREADS_VARIABLE
+    from cnnlab.train import TRAINING_STEPS_VARIABLE
+
+    return {
+        MODE_VARIABLE: "sample",
+        ROOT_VARIABLE: str(data_root),
+        TRAINING_STEPS_VARIABLE: str(GRADING_TRAINING_STEPS),
+        THREADS_VARIABLE: "1",
+        "OMP_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TQDM_DISABLE": "1",
+    }
+
+
+def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool,
+                  time_limit: float, env: dict[str, str]) -> _Run:
+    """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from booktools.judge import HIDDEN
+
+    run = _Run()
+    kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = box.command(kernel_argv, limits, env) if use_sandbox else kernel_argv
+    specs = box.work / "kernels" / "grading"
+    specs.mkdir(parents=True)
+    (specs / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grading", "language": "python",
+                                                    **({} if use_sandbox else {"env": env})}))
+    manager = KernelManager(kernel_name="grading", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs.parent)]),
+                            transport="ipc", ip=str(box.box / "kernel"), connection_file=str(box.box / "connection.json"))
+    manager.write_connection_file()
+    sandbox.prepare_writable(box.box)
+    calls = {q["name"]: q for q in questions}
+    client = NotebookClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
+    deadline = time.monotonic() + time_limit
+    pending = list(calls)
+
+    def execute(cell, index):
+        client.timeout = max(1, int(deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            raise CellTimeoutError("time limit")
+        client.execute_cell(cell, index)
+
+    def grade_task(name, index):
+        question = calls[name]
+        extra = tuple(variable for check, (variable, _) in HIDDEN.items() if check == question["check"])
+        cell = nbformat.v4.new_code_cell(_export_code(question["call"], extra, "/grading" if use_sandbox else str(box.support)))
+        execute(cell, index)
+        exported = _exported(cell)
+        if exported is not None:
+            run.exports[name] = exported
+        pending.remove(name)
 
     try:
-        notebook = nbformat.read(submission, as_version=4)
-        nbformat.validate(notebook)
-    except Exception as error:  # any way a file can fail to be a notebook
-        reason = f"not graded: {submission.name} is not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
-        return every_task(lambda q: 0, lambda q: reason), "unreadable"
-    _tag_self_checks(notebook, questions)
-    with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        work = Path(work)
-        (work / "submission").mkdir()
-        prepared = work / "submission" / f"{student}.ipynb"
-        nbformat.write(notebook, prepared)
-        autograder = _autograder_zip(root, chapter, work / "autograder.zip")
-        record = work / "record.jsonl"
-        env = {
-            **os.environ,
-            "CNNLAB_MNIST": "sample",
-            TRAINING_STEPS_VARIABLE: str(GRADING_TRAINING_STEPS),
-            RECORD_VARIABLE: str(record),
-            "CNNLAB_THREADS": os.environ.get("CNNLAB_THREADS", "1"),
-        }
-        command = [str(otter), "run", "-a", str(autograder), "-o", str(work), str(prepared)]
-        process = subprocess.Popen(
-            command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.start_new_kernel_client()
+        for index, cell in enumerate(list(notebook.cells)):
+            if cell.cell_type != "code":
+                continue
+            execute(cell, index)
+            for name in [n for n in pending if calls[n]["call"] in cell.source]:
+                run.own_checks[name] = _error(cell)
+                grade_task(name, index)
+        for name in list(pending):  # a self-check cell moved or deleted: grade the notebook's last state
+            cell = nbformat.v4.new_code_cell(calls[name]["call"])
+            execute(cell, len(notebook.cells))
+            run.own_checks[name] = _error(cell)
+            grade_task(name, len(notebook.cells))
+    except CellTimeoutError:
+        run.status, run.stopped = "time limit", (
+            f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
+            "(an endless loop?)"
         )
+    except DeadKernelError:
+        run.status, run.stopped = "kernel died", (
+            "not graded: the kernel died before this task's self-check (the memory limit, or the process ended itself)"
+        )
+    except Exception as error:  # noqa: BLE001 - the kernel would not start or answer: say so, grade the rest
+        run.status, run.stopped = "grader failed", f"not graded: the kernel failed ({_clean(error, 200)})"
+    finally:
         try:
-            log, _ = process.communicate(timeout=time_limit)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            log, _ = process.communicate()
-            timed_out = True
-        results = work / "results.json"
-        if not timed_out and process.returncode == 0 and results.is_file():
-            tests = {test["name"].split(" - ")[0]: test for test in json.loads(results.read_text())["tests"]}
-            outcomes = _records(record)
-
-            def feedback(q):
-                cases = [message for key, (passed, message) in outcomes.items() if key.startswith(q["name"] + "/") and not passed]
-                if cases:
-                    return " | ".join(cases)
-                test = tests.get(q["name"], {})
-                return "" if test.get("score", 0) >= q["points"] else _message(test.get("output", ""))
-
-            return every_task(lambda q: float(tests.get(q["name"], {}).get("score", 0)), feedback), "graded"
-        outcomes = _records(record)
-
-        def points_of(q):
-            # Each case recorded as passed keeps its points: the self-check's, and the hidden test's one.
-            return float(
-                sum(_case_points(key) for key, (passed, _) in outcomes.items() if passed and key.startswith(q["name"] + "/"))
-            )
-
-        if timed_out:
-            late = (
-                f"not graded: the submission ran past the time limit of {time_limit:.0f} s "
-                "before this task's self-check (an endless loop?)"
-            )
-            status = "time limit"
-        else:
-            late = f"not graded: otter run failed ({log.strip().splitlines()[-1][:200] if log.strip() else 'no output'})"
-            status = "grader failed"
-
-        def feedback_after_stop(q):
-            cases = [value for key, value in outcomes.items() if key.startswith(q["name"] + "/")]
-            if not cases:
-                return late
-            return " | ".join(message for passed, message in cases if not passed)
-
-        return every_task(points_of, feedback_after_stop), status
+            manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    return run
 
 
-def _case_points(key: str) -> int:
-    """The points of a recorded test case, ``question/case``."""
-    return POINTS if key.endswith("/self_check") else 1
+def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
+    """The judge's verdict on each exported task, from a fresh sandboxed process."""
+    if not run.exports:
+        return {}
+    argv = [sys.executable, "-m", "booktools.judge"]
+    tools = Path(answers_module.__file__).resolve().parent.parent
+    if use_sandbox:
+        line = sandbox.command(argv, None, [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)},
+                               limits=limits)
+    else:
+        line = argv
+    lines = "".join(json.dumps({"task": t, "answers": json.loads(d)}) + "\n" for t, d in run.exports.items()
+                    if _is_json(d))
+    try:
+        result = subprocess.run(line, input=lines, capture_output=True, text=True, timeout=300,
+                                env=None if use_sandbox else {**os.environ, **env})
+    except subprocess.TimeoutExpired:
+        return {}
+    verdicts = {}
+    for line_out in result.stdout.splitlines():
+        try:
+            item = json.loads(line_out)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("task") in run.exports:
+            verdicts[item["task"]] = item
+    return verdicts
 
 
-def grade_folder(folder: Path, root: Path, chapter: str, out: Path, time_limit: float, jobs: int = 1) -> list[TaskResult]:
+def _is_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def grade_submission(submission: Submission | Path, root: Path, chapter: str, time_limit: float,
+                     limits: sandbox.Limits = sandbox.Limits(), use_sandbox: bool = True) -> tuple[list[TaskResult], str]:
+    """Grade one submission; return a result per task and the submission's status."""
+    if isinstance(submission, Path):
+        submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
+    root = root.resolve()
+    questions = _questions(root, chapter)
+
+    def every_task(points_of, feedback_of) -> list[TaskResult]:
+        return [TaskResult(submission.student, submission.path.name, q["name"], min(points_of(q), q["points"]),
+                           q["points"], _clean(feedback_of(q))) for q in questions]
+
+    try:
+        notebook = nbformat.read(submission.path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # noqa: BLE001 - any way a file can fail to be a notebook
+        reason = f"not graded: {submission.path.name} is not a readable notebook ({type(error).__name__})"
+        return every_task(lambda q: 0, lambda q: reason), "unreadable"
+    notebook.metadata.pop("kernelspec", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    from cnnlab import data
+    from cnnlab.data.cache import data_root
+
+    import cnnlab
+
+    cache = data_root()
+    data.prepare_mnist("sample", root=cache)
+    env = _environment(cache)
+    with tempfile.TemporaryDirectory(prefix="grade-") as work:
+        box = _Sandbox(Path(work), cache, Path(cnnlab.__file__).resolve().parent)
+        run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
+        verdicts = _judge(run, box, limits, use_sandbox, env)
+
+    def points_of(q) -> float:
+        verdict = verdicts.get(q["name"])
+        if verdict is None or run.own_checks.get(q["name"], "not run") is not None:
+            return 0.0
+        return float(POINTS * bool(verdict.get("passed") is True) + (verdict.get("hidden") is True))
+
+    def feedback_of(q) -> str:
+        name = q["name"]
+        if name not in run.own_checks:
+            return run.stopped or "not graded: this task's self-check never ran"
+        own = run.own_checks[name]
+        verdict = verdicts.get(name)
+        if verdict is None:
+            return own or "not graded: the grader received no answer for this task"
+        if own:
+            return own + (f" | {verdict['message']}" if verdict.get("hidden") is False else "")
+        if points_of(q) < q["points"]:
+            return str(verdict.get("message") or "the grader's check of this answer failed")
+        return ""
+
+    return every_task(points_of, feedback_of), run.status
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    """Write ``rows`` to a temporary file beside ``path``, then rename it: never half a CSV."""
+    if path.is_dir():
+        raise FileExistsError(f"{path} is a folder: remove it or choose another --out.")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
+    os.replace(temporary, path)
+
+
+def grade_folder(folder: Path, root: Path, chapter: str, out: Path, time_limit: float, jobs: int = 1,
+                 limits: sandbox.Limits = sandbox.Limits(), use_sandbox: bool = True) -> list[TaskResult]:
     """Grade every notebook of ``folder``, ``jobs`` at a time, and write ``grades.csv`` and ``summary.csv`` into ``out``."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    submissions = sorted(folder.glob("*.ipynb"))
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: give the folder of submitted notebooks.")
+    submissions, notes = find_submissions(folder)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if not submissions:
         raise FileNotFoundError(f"no *.ipynb in {folder}: put the submitted notebooks there.")
     _questions(root.resolve(), chapter)
     out.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
 
-    def timed(submission: Path):
+    def timed(submission: Submission):
         start = time.perf_counter()
-        tasks, status = grade_submission(submission, root, chapter, time_limit)
-        return tasks, status, time.perf_counter() - start
+        tasks, status = grade_submission(submission, root, chapter, time_limit, limits, use_sandbox)
+        seconds = time.perf_counter() - start
+        with lock:
+            points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
+            print(f"{_clean(submission.student, 80)}: {points:g} / {possible:g} ({status}, {seconds:.0f} s)", flush=True)
+        return tasks, status, seconds
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(timed, submissions))
@@ -214,39 +421,50 @@ def grade_folder(folder: Path, root: Path, chapter: str, out: Path, time_limit: 
     for submission, (tasks, status, seconds) in zip(submissions, graded):
         results += tasks
         points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
-        summary.append(
-            {"student": submission.stem, "points": points, "max_points": possible, "status": status, "seconds": round(seconds, 1)}
-        )
-        print(f"{submission.stem}: {points:g} / {possible:g} ({status}, {seconds:.0f} s)")
-    with (out / "grades.csv").open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["student", "task", "points", "max_points", "feedback"])
-        writer.writerows([[t.student, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results])
-    with (out / "summary.csv").open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=["student", "points", "max_points", "status", "seconds"])
-        writer.writeheader()
-        writer.writerows(summary)
+        status = f"{status}; {submission.note}" if submission.note else status
+        summary.append([submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status,
+                        round(seconds, 1), kind])
+    _write_csv(out / "grades.csv", ["student", "file", "task", "points", "max_points", "feedback"],
+               [[t.student, t.file, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results])
+    _write_csv(out / "summary.csv", ["student", "file", "points", "max_points", "status", "seconds", "sandbox"], summary)
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booktools.grade", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m booktools.grade",
+        description="Grade a folder of handed-in notebooks of one exercise chapter, each in a sandbox.",
+        epilog="example: python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2",
+    )
     parser.add_argument("folder", type=Path, help="the folder of submitted notebooks")
     parser.add_argument("--chapter", required=True, help="the exercise chapter, for example ex2-mnist-cnn")
     parser.add_argument("--out", type=Path, required=True, help="the folder for grades.csv and summary.csv")
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one submission may run (default: 300)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
+    parser.add_argument("--memory-limit", type=float, default=3, help="GiB of data each sandboxed process may use (default: 3)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap: the students' code then runs with your rights (unsafe)")
     args = parser.parse_args(argv)
     if not args.time_limit > 0:
         parser.error(f"--time-limit {args.time_limit:g} must be a positive number of seconds, such as 300.")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs} must be 1 or more: the number of submissions graded at once.")
-    if not (args.root / OTTER).is_file():
-        parser.error(f"{args.root / OTTER} not found: run bash .ci/install, which sets up the grading environment.")
+    if not args.memory_limit > 0:
+        parser.error(f"--memory-limit {args.memory_limit:g} must be a positive number of GiB, such as 3.")
+    if args.no_sandbox:
+        print("WARNING: grading WITHOUT a sandbox (--no-sandbox): each student's code runs with your rights and can "
+              "read or change your files and the other submissions. summary.csv says so.", file=sys.stderr)
+    else:
+        problem = sandbox.available()
+        if problem:
+            parser.error(f"cannot sandbox the submissions: {problem}. Install bubblewrap, or grade at your own risk "
+                         "with --no-sandbox.")
+    limits = sandbox.Limits(memory_bytes=int(args.memory_limit * (1 << 30)))
     try:
-        grade_folder(args.folder, args.root, args.chapter, args.out, args.time_limit, args.jobs)
-    except FileNotFoundError as error:
+        grade_folder(args.folder, args.root, args.chapter, args.out, args.time_limit, args.jobs, limits,
+                     use_sandbox=not args.no_sandbox)
+    except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

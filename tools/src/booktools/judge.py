@@ -1,0 +1,140 @@
+"""Judge a submission's exported answers in a process that never ran the student's code.
+
+::
+
+    python -m booktools.judge < answers.jsonl > verdicts.jsonl
+
+Each input line is one task: ``{"task": ..., "answers": <what booktools.answers.export wrote>}``.
+This process imports ``cnnlab.checks`` before it reads anything, rebuilds
+the answers as data (:mod:`booktools.answers`: no student code runs here),
+and calls the task's pristine self-check on them. Each output line is
+``{"task": ..., "passed": ..., "hidden": ..., "message": ...}``: ``hidden``
+is the verdict of the task's hidden test, or null when it has none.
+
+The grader runs this command in a sandbox of its own, reading the answers
+on standard input and writing verdicts on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from cnnlab import checks
+from cnnlab.checks.common import Passed
+
+from booktools import answers
+
+__all__ = ["HIDDEN", "judge", "main"]
+
+
+def _reference_train_epoch(model, batches, loss_fn, optimizer, device) -> list[float]:
+    """One epoch as the chapter teaches it: the reference the student's train_epoch must match."""
+    model.train()
+    losses = []
+    for X, y in batches:
+        X, y = X.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _judge_train_epoch(train_epoch) -> str | None:
+    """Why the student's train_epoch did not train the scenario's network as the reference does, or None."""
+    reference = answers.train_epoch_scenario()
+    expected = _reference_train_epoch(*reference)
+    scenario = answers.train_epoch_scenario()
+    losses = train_epoch(*scenario)
+    if not (isinstance(losses, list) and len(losses) == len(expected) and all(isinstance(v, float) for v in losses)):
+        return "train_epoch does not return one float loss per batch"
+    if not np.allclose(losses, expected, atol=1e-5):
+        return "train_epoch's losses are not those of the reference training loop"
+    for (name, mine), theirs in zip(reference[0].state_dict().items(), scenario[0].state_dict().values()):
+        if not torch.allclose(mine.float(), theirs.float(), atol=1e-5):
+            return f"after train_epoch the network's {name} differs from the reference training loop's"
+    return None
+
+
+def _trained_model_problem(model) -> str | None:
+    """Hidden test of Exercise 2: the network the student trained predicts most test digits, by the book's own loop."""
+    from cnnlab import loaders
+
+    if not isinstance(model, torch.nn.Module):
+        return "hidden test: there is no trained network called model"
+    _, test_loader, _ = loaders.mnist_loaders(batch_size=500, seed=0)
+    model.eval()
+    right = total = 0
+    with torch.no_grad():
+        for X, y in test_loader:
+            right += int((model(X).argmax(dim=1) == y).sum())
+            total += len(y)
+    share = right / max(total, 1)
+    if share <= 0.5:
+        return f"hidden test: the trained network predicts {share:.0%} of the test digits: training did not work"
+    return None
+
+
+# A task's hidden test: (the notebook variable it needs, the test). The self-check's function names it.
+HIDDEN = {"check_predict": ("model", _trained_model_problem)}
+# Self-checks that watch the student's function from inside: judged by a plain call against a reference.
+SPECIAL = {"check_train_epoch": _judge_train_epoch}
+
+
+def judge(document: dict) -> dict:
+    """The verdict on one task's exported answers."""
+    verdict = {"passed": False, "hidden": None, "message": ""}
+    try:
+        check, arguments, extra = answers.decode(document)
+        if check in SPECIAL:
+            problem = SPECIAL[check](*arguments)
+            verdict.update(passed=problem is None, message=problem or "")
+        else:
+            function = getattr(checks, check, None)
+            if not (check.startswith("check_") and callable(function)):
+                raise answers.TransportError(f"{check!r} is not a self-check")
+            result = function(*arguments)
+            verdict["passed"] = isinstance(result, Passed)
+        if check in HIDDEN:
+            name, test = HIDDEN[check]
+            problem = test(extra.get(name))
+            verdict["hidden"] = problem is None
+            verdict["message"] = verdict["message"] or (problem or "")
+    except checks.SelfCheckError as error:
+        verdict["message"] = str(error)
+    except answers.ReplayMiss as error:
+        verdict["message"] = f"the grader could not reproduce this answer: {error}"
+    except Exception as error:  # noqa: BLE001 - an answer the judge cannot rebuild earns nothing
+        verdict["message"] = f"the grader could not judge this answer ({type(error).__name__}: {str(error)[:200]})"
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m booktools.judge",
+        description="Judge exported answers (JSON lines on standard input) with pristine self-checks.",
+        epilog="example: python -m booktools.judge < answers.jsonl > verdicts.jsonl",
+    )
+    parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            task, document = str(item["task"]), item["answers"]
+        except (ValueError, KeyError, TypeError) as error:
+            print(json.dumps({"task": None, "passed": False, "hidden": None, "message": f"unreadable: {error}"}))
+            continue
+        print(json.dumps({"task": task, **judge(document)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
