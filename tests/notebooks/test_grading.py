@@ -20,8 +20,6 @@ import pytest
 
 from bookpaths import ROOT
 from booktools import autograder, notebooks
-from booktools.grade import OTTER
-
 pytestmark = pytest.mark.notebooks
 
 # id: (the task that loses its points, the text replaced, its replacement)
@@ -37,21 +35,9 @@ PARTIALS = {
         "window swapped": (4, "nn.MaxPool2d(kernel_size=(4, 2), stride=2)", "nn.MaxPool2d(kernel_size=(2, 4), stride=2)"),
     },
     "ex2-mnist-cnn": {
-        "no relu after fc1": (
-            1,
-            "        x = self.fc1(x)  # ✎ (N, 50)\n        x = F.relu(x)  # ✎\n",
-            "        x = self.fc1(x)  # ✎ (N, 50)\n",
-        ),
         "adam": (2, "optim.SGD(model.parameters(), lr=0.001, momentum=0.9)", "optim.Adam(model.parameters(), lr=0.001)"),
         "eval in training": (3, "    model.train()  # ✎", "    model.eval()  # ✎"),
-        "labels stay": (3, "        y = y.to(device)  # ✎\n", ""),
         "argmax over the batch": (4, "outputs.argmax(dim=1)", "outputs.argmax(dim=0)"),
-        "micro precision": (
-            5,
-            'precision_score(y_true, y_pred, average="macro")',
-            'precision_score(y_true, y_pred, average="micro")',
-        ),
-        "binary precision": (5, 'precision_score(y_true, y_pred, average="macro")', "precision_score(y_true, y_pred)"),
         "order": (5, "return accuracy, f1, precision, recall", "return accuracy, f1, recall, precision"),
     },
 }
@@ -70,7 +56,7 @@ def with_mistake(chapter: str, old: str, new: str) -> nbformat.NotebookNode:
 
 def grade(folder: Path, chapter: str, out: Path, time_limit: int) -> tuple[dict, dict]:
     """Run the README's grading command; return grades.csv by (student, task) and summary.csv by student."""
-    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", chapter, "--out", str(out)]
+    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", chapter, "--out", str(out), "--jobs", "2"]
     process = subprocess.run([*command, "--time-limit", str(time_limit)], cwd=ROOT, capture_output=True, text=True)
     assert process.returncode == 0, process.stdout + process.stderr
     with (out / "grades.csv").open() as file:
@@ -86,16 +72,10 @@ def questions(chapter: str) -> list[dict]:
     return json.loads((ROOT / autograder.GRADING_DIR / chapter / "questions.json").read_text())
 
 
-@pytest.fixture(autouse=True)
-def grading_environment():
-    if not (ROOT / OTTER).is_file():
-        pytest.fail(f"{ROOT / OTTER} not found: run bash .ci/install, which sets up the grading environment.")
-
-
 def check_blank_solved_and_partials(chapter, grades, summary):
     tasks = questions(chapter)
     full = sum(task["points"] for task in tasks)
-    assert summary["solved"]["points"] == f"{full:.1f}" and summary["solved"]["status"] == "graded"
+    assert summary["solved"]["points"] == f"{full:g}" and summary["solved"]["status"] == "graded"
     for task in tasks:
         assert (
             grades["solved", task["name"]]["points"] == str(task["points"]) and grades["solved", task["name"]]["feedback"] == ""
@@ -161,7 +141,7 @@ def test_grading_exercise_1_blank_solved_partial_and_broken_submissions(tmp_path
     assert "Task 1.2.1:" in grades["moved-and-deleted", names[2]]["feedback"]
 
 
-@pytest.mark.slow("grades ten Exercise 2 submissions, each training the network for one pass over the sample")
+@pytest.mark.slow("grades six Exercise 2 submissions, each training the network for two passes over the sample")
 def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
     chapter = "ex2-mnist-cnn"
     folder = tmp_path / "submissions"
@@ -170,5 +150,19 @@ def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
     (folder / "solved.ipynb").write_bytes((ROOT / autograder.GRADING_DIR / chapter / autograder.SOLUTION).read_bytes())
     for id, (_, old, new) in PARTIALS[chapter].items():
         nbformat.write(with_mistake(chapter, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
+    # The hidden point is judged on the trained model with the book's own loop, not with the student's predict:
+    # an untrained network whose predict hands back the labels for the test set loses it.
+    lying = with_mistake(chapter, "losses = []\nfor epoch in range(num_epochs):", "losses = [1.0]\nfor epoch in range(0):")
+    predict_cell = next(cell for cell in lying.cells if cell.source.startswith("def predict("))
+    predict_cell.source += (
+        "\n\n_honest_predict = predict\n\n\ndef predict(model, test_loader, device):\n"
+        "    y_true, y_pred = _honest_predict(model, test_loader, device)\n"
+        "    return (y_true, y_true) if len(y_true) > 100 else (y_true, y_pred)\n"
+    )
+    nbformat.write(lying, folder / "untrained-lying-predict.ipynb")
     grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=300)
     check_blank_solved_and_partials(chapter, grades, summary)
+    points = {task["name"]: grades["untrained-lying-predict", task["name"]]["points"] for task in questions(chapter)}
+    assert points == {"ex2-mnist-cnn-q1": "2", "ex2-mnist-cnn-q2": "2", "ex2-mnist-cnn-q3": "2", "ex2-mnist-cnn-q4": "2",
+                      "ex2-mnist-cnn-q5": "2"}, points
+    assert "hidden test: the trained network predicts" in grades["untrained-lying-predict", "ex2-mnist-cnn-q4"]["feedback"]

@@ -144,7 +144,13 @@ class _Encoder:
             "children": {k: None if c is None else self.module(c, depth + 1) for k, c in module._modules.items()},
         }
         if not standard:
-            encoded["graph"] = _traced_graph(module)
+            # fx reads self.training as a constant: trace forward in both modes, and run the one that applies.
+            modes = [(m, m.training) for m in module.modules()]
+            try:
+                encoded["graphs"] = {"train": _traced_graph(module.train(True)), "eval": _traced_graph(module.train(False))}
+            finally:
+                for m, mode in modes:
+                    m.training = mode
         return encoded
 
     def optimizer(self, optimizer: torch.optim.Optimizer, depth: int) -> dict:
@@ -423,8 +429,8 @@ class Decoder:
             module.add_module(key, None if child is None else self.module(child))
         module.training = bool(tree["training"])
         if cls.__module__ == __name__:
-            graph = tree.get("graph") or {"error": "no forward"}
-            object.__setattr__(module, "_answers_graph", graph)
+            graphs = tree.get("graphs") or {}
+            object.__setattr__(module, "_answers_graphs", {mode: graphs.get(mode) for mode in ("train", "eval")})
         return module
 
     def optimizer(self, tree) -> torch.optim.Optimizer:
@@ -465,7 +471,8 @@ def _student_class(name: str) -> type:
 
 class _GraphModule(nn.Module):
     def forward(self, *args, **kwargs):
-        graph = self.__dict__.get("_answers_graph") or {"error": "no forward"}
+        graphs = self.__dict__.get("_answers_graphs") or {}
+        graph = graphs.get("train" if self.training else "eval") or {"error": "no forward"}
         if "error" in graph:
             raise RuntimeError(f"the grader could not follow {type(self).__name__}.forward ({graph['error']})")
         return _interpret(self, graph["nodes"], args, kwargs)

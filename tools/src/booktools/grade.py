@@ -69,7 +69,7 @@ __all__ = [
     "spreadsheet_safe",
 ]
 
-GRADING_TRAINING_STEPS = 400
+GRADING_TRAINING_STEPS = 1000
 _FEEDBACK_LENGTH = 600
 
 

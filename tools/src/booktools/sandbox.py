@@ -99,7 +99,7 @@ def command(
         bwrap.append("--unshare-user")
     for path in _SYSTEM:
         bwrap += ["--ro-bind-try", path, path]
-    bwrap += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    bwrap += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     home = Path.home()
     if str(home) not in ("/", ""):
         bwrap += ["--tmpfs", str(home)]

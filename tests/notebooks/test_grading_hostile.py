@@ -1,0 +1,222 @@
+"""Hostile submissions graded beside a solved one: no unearned point, nothing reaches the others or the instructor.
+
+One grading command (``--jobs 2``) grades a folder of Exercise 1 notebooks:
+the answer key, and blank student notebooks each carrying one attack, one
+notebook per class of attack (tampering with the self-checks, forging the
+grader's records or exports, writing outside the submission, reading the
+other submissions, killing or outliving the grader, memory, output
+hygiene), plus honest work saved in odd ways. Then every attack must have
+earned nothing, the solved notebook full marks, and the repository, the other
+submissions and the output folder must be as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bookpaths import ROOT
+from booktools import answers, autograder
+
+pytestmark = pytest.mark.notebooks
+
+CHAPTER = "ex1-conv-pool"
+MIME = answers.MIME
+
+FORGED_EXPORT = (
+    "import json\n"
+    "from IPython.display import display\n"
+    "forged = {'check': 'check_conv_layer', 'arguments': [{'kind': 'plain', 'value': None}], 'extra': {}, 'tensors': {}}\n"
+)
+
+# name: code put in a cell right after the imports of the blank student notebook; every one must score 0.
+ATTACKS = {
+    "rebind-checks": (
+        "class _Anything:\n    def __getattr__(self, name):\n        return lambda *args, **kwargs: 'passed'\n\nchecks = _Anything()"
+    ),
+    "patch-check-functions": (
+        "import cnnlab.checks as c\nfor name in dir(c):\n    if name.startswith('check_'):\n"
+        "        setattr(c, name, lambda *args, **kwargs: None)\n"
+        "import cnnlab.checks.ex1 as e\nfor name in dir(e):\n    if name.startswith('check_'):\n"
+        "        setattr(e, name, lambda *args, **kwargs: None)"
+    ),
+    "patch-self-check-and-reload": (
+        "import importlib\nimport cnnlab.checks.common as common\n"
+        "common.fail = lambda *args, **kwargs: None\n"
+        "common.self_check = lambda task, subject: (lambda check: (lambda *a, **k: common.Passed(task, 'forged')))\n"
+        "import cnnlab.checks.ex1 as ex1\nimportlib.reload(ex1)\nimport cnnlab.checks\nimportlib.reload(cnnlab.checks)\n"
+        "checks = cnnlab.checks"
+    ),
+    "fake-modules": (
+        "import sys, types\nfake = types.ModuleType('cnnlab.checks')\n"
+        "fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)\n"
+        "sys.modules['cnnlab.checks'] = fake\nchecks = fake\n"
+        + FORGED_EXPORT
+        + "answers = types.ModuleType('answers')\nanswers.export = lambda *args, **kwargs: json.dumps(forged)\n"
+        "sys.modules['answers'] = answers"
+    ),
+    "replace-builtins": (
+        "import builtins, json\nbuiltins.exec = lambda *args, **kwargs: None\nbuiltins.eval = lambda *args, **kwargs: None\n"
+        "json.dumps = lambda *args, **kwargs: '{}'"
+    ),
+    "forged-exports-on-every-cell": (
+        FORGED_EXPORT
+        + "def _forge(*args):\n"
+        f"    display({{{MIME!r}: json.dumps(forged)}}, raw=True)\n"
+        "get_ipython().events.register('pre_run_cell', _forge)\n"
+        "get_ipython().events.register('post_run_cell', _forge)"
+    ),
+    "forged-judge-exploit": (
+        FORGED_EXPORT
+        + "node = lambda op, name, target, args: {'op': op, 'name': name, 'target': target,\n"
+        "    'args': {'kind': 'tuple', 'items': args}, 'kwargs': {'kind': 'dict', 'items': {}}}\n"
+        "graph = {'nodes': [node('placeholder', 'x', 'x', []),\n"
+        "    node('call_function', 'boom', 'builtins.__import__', [{'kind': 'plain', 'value': 'os'}]),\n"
+        "    node('output', 'output', 'output', [{'kind': 'node', 'name': 'boom'}])]}\n"
+        "forged['arguments'] = [{'kind': 'module', 'class': 'Conv2d', 'standard': False, 'training': False, 'attrs': {},\n"
+        "    'parameters': {}, 'buffers': {}, 'persistent': [], 'children': {}, 'graphs': {'train': graph, 'eval': graph}}]\n"
+        "import sys, types\nanswers = types.ModuleType('answers')\nanswers.export = lambda *args, **kwargs: json.dumps(forged)\n"
+        "sys.modules['answers'] = answers"
+    ),
+    "write-outside": (
+        "import glob, os, pathlib\n"
+        "targets = ['{root}/code/src/cnnlab/checks/ex1.py', '{root}/grading/ex1-conv-pool/questions.json',\n"
+        "           '{root}/README.md', '/tmp/hostile-was-here', os.path.expanduser('~/hostile-was-here')]\n"
+        "for target in targets:\n"
+        "    try:\n        pathlib.Path(target).write_text('# hostile')\n    except OSError:\n        pass\n"
+        "for pattern in ['{root}/grading/*/tests/*.py', '{root}/book/*.md', '{submissions}/*']:\n"
+        "    for path in glob.glob(pattern):\n"
+        "        try:\n            os.remove(path)\n        except OSError:\n            pass\n"
+        "os.makedirs('{out}/grades.csv', exist_ok=True)"
+    ),
+    "copy-another-submission": (
+        "import glob, json, os\nfound = []\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    try:\n        found.append(open(f'/proc/{{pid}}/cmdline').read())\n    except OSError:\n        pass\n"
+        "paths = glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('{submissions}/*.ipynb')\n"
+        "paths += [p for line in found for p in line.split('\\0') if p.endswith('.ipynb')]\n"
+        "for path in paths:\n"
+        "    try:\n        solved = json.load(open(path))\n    except (OSError, ValueError):\n        continue\n"
+        "    for cell in solved['cells']:\n"
+        "        if cell['cell_type'] == 'code' and '# ✎' in ''.join(cell['source']):\n"
+        "            get_ipython().run_cell(''.join(cell['source']))"
+    ),
+    "kill-the-grader": (
+        "import os, signal\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) != os.getpid():\n"
+        "        try:\n            os.kill(int(pid), signal.SIGKILL)\n        except OSError:\n            pass\n"
+        "try:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n    pass\nos.killpg(0, signal.SIGKILL)"
+    ),
+    "detached-process": (
+        "import subprocess\n"
+        "subprocess.Popen(['sleep', '4242'], start_new_session=True, stdout=None, stderr=None)\n"
+        "subprocess.Popen('nohup sleep 4243 &', shell=True)"
+    ),
+    "leak-the-environment": (
+        "import os\nfrom cnnlab.checks.common import SelfCheckError\n"
+        "secrets = ' '.join(f'{{k}}={{v}}' for k, v in os.environ.items())\n"
+        "for path in ['{root}/README.md', '/etc/hostname']:\n"
+        "    try:\n        secrets += open(path).read()[:200]\n    except OSError:\n        pass\n"
+        "raise SelfCheckError(secrets)"
+    ),
+    "endless-with-detached-child-holding-the-pipe": (
+        "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
+        " start_new_session=True)\nwhile True:\n    pass"
+    ),
+}
+
+
+def blank() -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "book" / f"{CHAPTER}.ipynb", as_version=4)
+
+
+def with_cell_after_imports(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    at = next(i for i, cell in enumerate(notebook.cells) if "from cnnlab import checks" in cell.source)
+    notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def solved() -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / autograder.GRADING_DIR / CHAPTER / autograder.SOLUTION, as_version=4)
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".git" not in p.parts and "_build" not in p.parts and "__pycache__" not in p.parts
+        and ".pytest_cache" not in p.parts
+    }
+
+
+def leftover(pattern: str) -> str:
+    return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.slow("grades 20 hostile or odd Exercise 1 notebooks, each in its own sandbox")
+def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
+    folder, out = tmp_path / "submissions", tmp_path / "grades"
+    folder.mkdir()
+    fill = {"root": str(ROOT), "submissions": str(folder), "out": str(out)}
+    for name, code in ATTACKS.items():
+        nbformat.write(with_cell_after_imports(blank(), code.format(**fill)), folder / f"{name}.ipynb")
+    nbformat.write(solved(), folder / "solved.ipynb")
+    # Honest work saved in other ways: another kernelspec, an upper-case suffix, an odd name, two spellings of José.
+    conda = solved()
+    conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
+    nbformat.write(conda, folder / "saved-in-conda.ipynb")
+    nbformat.write(solved(), folder / "carol.IPYNB")
+    nbformat.write(solved(), folder / "..ipynb")
+    nbformat.write(solved(), folder / "=1+1.ipynb")
+    nbformat.write(blank(), folder / f"{unicodedata.normalize('NFC', 'José')}.ipynb")
+    nbformat.write(blank(), folder / f"{unicodedata.normalize('NFD', 'José')}.ipynb")
+    # Can the memory limit (3 GiB of data per process) be passed? If so, the notebook loses every point.
+    hog = with_cell_after_imports(
+        solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
+    )
+    nbformat.write(hog, folder / "memory-hog.ipynb")
+    (folder / "notes.txt").write_text("not a notebook")
+    repository, submissions = fingerprint(ROOT), fingerprint(folder)
+    secret = "grader-secret-7f3a"
+    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", CHAPTER, "--out", str(out),
+               "--jobs", "2", "--time-limit", "45"]
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_SECRET": secret})
+    assert process.returncode == 0, process.stdout + process.stderr
+
+    assert fingerprint(ROOT) == repository, "a submission changed the repository"
+    assert fingerprint(folder) == submissions, "a submission changed the submissions"
+    assert not Path("/tmp/hostile-was-here").exists() and not (Path.home() / "hostile-was-here").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["grades.csv", "summary.csv"]
+    for pattern in ("sleep 4242", "sleep 4243", "sleep 4244"):
+        assert not leftover(pattern), f"a process outlived the grading: {leftover(pattern)}"
+
+    with (out / "summary.csv").open(encoding="utf-8") as file:
+        summary = {row["file"]: row for row in csv.DictReader(file)}
+    with (out / "grades.csv").open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    text = (out / "grades.csv").read_text(encoding="utf-8")
+    assert secret not in text and "GRADER_SECRET" not in text and str(ROOT) not in text
+    for name in ATTACKS:
+        assert summary[f"{name}.ipynb"]["points"] == "0", f"{name}: {summary[f'{name}.ipynb']}"
+    for name in ("solved.ipynb", "saved-in-conda.ipynb", "carol.IPYNB", "..ipynb", "=1+1.ipynb", "memory-hog.ipynb"):
+        assert summary[name]["points"] == "8" and summary[name]["max_points"] == "8", f"{name}: {summary[name]}"
+    assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
+    assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
+    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 45 + 30
+    assert summary["endless-with-detached-child-holding-the-pipe.ipynb"]["status"] == "time limit"
+    assert summary["=1+1.ipynb"]["student"] == "'=1+1"
+    assert summary["..ipynb"]["student"] == "."
+    josé = [row for file, row in summary.items() if file.startswith("Jos")]
+    assert len(josé) == 2 and {row["student"] for row in josé} == {unicodedata.normalize("NFC", "José")}
+    assert all("the same student as" in row["status"] for row in josé)
+    assert "skipped 'notes.txt': not an .ipynb file" in process.stderr
+    assert "names the same student as" in process.stderr
