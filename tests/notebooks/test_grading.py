@@ -20,6 +20,7 @@ import pytest
 
 from bookpaths import ROOT
 from booktools import autograder, notebooks
+
 pytestmark = pytest.mark.notebooks
 
 # id: (the task that loses its points, the text replaced, its replacement)
@@ -163,6 +164,11 @@ def test_grading_exercise_2_blank_solved_and_partial_submissions(tmp_path):
     grades, summary = grade(folder, chapter, tmp_path / "grades", time_limit=300)
     check_blank_solved_and_partials(chapter, grades, summary)
     points = {task["name"]: grades["untrained-lying-predict", task["name"]]["points"] for task in questions(chapter)}
-    assert points == {"ex2-mnist-cnn-q1": "2", "ex2-mnist-cnn-q2": "2", "ex2-mnist-cnn-q3": "2", "ex2-mnist-cnn-q4": "2",
-                      "ex2-mnist-cnn-q5": "2"}, points
+    assert points == {
+        "ex2-mnist-cnn-q1": "2",
+        "ex2-mnist-cnn-q2": "2",
+        "ex2-mnist-cnn-q3": "2",
+        "ex2-mnist-cnn-q4": "2",
+        "ex2-mnist-cnn-q5": "2",
+    }, points
     assert "hidden test: the trained network predicts" in grades["untrained-lying-predict", "ex2-mnist-cnn-q4"]["feedback"]

@@ -68,15 +68,13 @@ ATTACKS = {
         "json.dumps = lambda *args, **kwargs: '{}'"
     ),
     "forged-exports-on-every-cell": (
-        FORGED_EXPORT
-        + "def _forge(*args):\n"
+        FORGED_EXPORT + "def _forge(*args):\n"
         f"    display({{{MIME!r}: json.dumps(forged)}}, raw=True)\n"
         "get_ipython().events.register('pre_run_cell', _forge)\n"
         "get_ipython().events.register('post_run_cell', _forge)"
     ),
     "forged-judge-exploit": (
-        FORGED_EXPORT
-        + "node = lambda op, name, target, args: {'op': op, 'name': name, 'target': target,\n"
+        FORGED_EXPORT + "node = lambda op, name, target, args: {'op': op, 'name': name, 'target': target,\n"
         "    'args': {'kind': 'tuple', 'items': args}, 'kwargs': {'kind': 'dict', 'items': {}}}\n"
         "graph = {'nodes': [node('placeholder', 'x', 'x', []),\n"
         "    node('call_function', 'boom', 'builtins.__import__', [{'kind': 'plain', 'value': 'os'}]),\n"
@@ -100,7 +98,7 @@ ATTACKS = {
     "copy-another-submission": (
         "import glob, json, os\nfound = []\n"
         "for pid in os.listdir('/proc'):\n"
-        "    try:\n        found.append(open(f'/proc/{{pid}}/cmdline').read())\n    except OSError:\n        pass\n"
+        "    try:\n        found.append(open(f'/proc/{pid}/cmdline').read())\n    except OSError:\n        pass\n"
         "paths = glob.glob('/tmp/**/*.ipynb', recursive=True) + glob.glob('{submissions}/*.ipynb')\n"
         "paths += [p for line in found for p in line.split('\\0') if p.endswith('.ipynb')]\n"
         "for path in paths:\n"
@@ -123,7 +121,7 @@ ATTACKS = {
     ),
     "leak-the-environment": (
         "import os\nfrom cnnlab.checks.common import SelfCheckError\n"
-        "secrets = ' '.join(f'{{k}}={{v}}' for k, v in os.environ.items())\n"
+        "secrets = ' '.join(f'{k}={v}' for k, v in os.environ.items())\n"
         "for path in ['{root}/README.md', '/etc/hostname']:\n"
         "    try:\n        secrets += open(path).read()[:200]\n    except OSError:\n        pass\n"
         "raise SelfCheckError(secrets)"
@@ -153,7 +151,10 @@ def fingerprint(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and ".git" not in p.parts and "_build" not in p.parts and "__pycache__" not in p.parts
+        if p.is_file()
+        and ".git" not in p.parts
+        and "_build" not in p.parts
+        and "__pycache__" not in p.parts
         and ".pytest_cache" not in p.parts
     }
 
@@ -166,9 +167,11 @@ def leftover(pattern: str) -> str:
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
-    fill = {"root": str(ROOT), "submissions": str(folder), "out": str(out)}
+    fill = {"{root}": str(ROOT), "{submissions}": str(folder), "{out}": str(out)}
     for name, code in ATTACKS.items():
-        nbformat.write(with_cell_after_imports(blank(), code.format(**fill)), folder / f"{name}.ipynb")
+        for placeholder, value in fill.items():
+            code = code.replace(placeholder, value)
+        nbformat.write(with_cell_after_imports(blank(), code), folder / f"{name}.ipynb")
     nbformat.write(solved(), folder / "solved.ipynb")
     # Honest work saved in other ways: another kernelspec, an upper-case suffix, an odd name, two spellings of José.
     conda = solved()
@@ -187,8 +190,20 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     (folder / "notes.txt").write_text("not a notebook")
     repository, submissions = fingerprint(ROOT), fingerprint(folder)
     secret = "grader-secret-7f3a"
-    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", CHAPTER, "--out", str(out),
-               "--jobs", "2", "--time-limit", "45"]
+    command = [
+        sys.executable,
+        "-m",
+        "booktools.grade",
+        str(folder),
+        "--chapter",
+        CHAPTER,
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--time-limit",
+        "45",
+    ]
     process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_SECRET": secret})
     assert process.returncode == 0, process.stdout + process.stderr
 
@@ -211,7 +226,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         assert summary[name]["points"] == "8" and summary[name]["max_points"] == "8", f"{name}: {summary[name]}"
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
-    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 45 + 30
+    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 45 + 60
     assert summary["endless-with-detached-child-holding-the-pipe.ipynb"]["status"] == "time limit"
     assert summary["=1+1.ipynb"]["student"] == "'=1+1"
     assert summary["..ipynb"]["student"] == "."

@@ -45,8 +45,14 @@ def test_spreadsheet_formulas_are_neutralised():
 def test_every_file_is_graded_or_reported(tmp_path):
     import unicodedata
 
-    for name in ["carol.IPYNB", "..ipynb", "a b.ipynb", unicodedata.normalize("NFC", "José") + ".ipynb",
-                 unicodedata.normalize("NFD", "José") + ".ipynb", "notes.txt"]:
+    for name in [
+        "carol.IPYNB",
+        "..ipynb",
+        "a b.ipynb",
+        unicodedata.normalize("NFC", "José") + ".ipynb",
+        unicodedata.normalize("NFD", "José") + ".ipynb",
+        "notes.txt",
+    ]:
         (tmp_path / name).write_text("{}")
     (tmp_path / "folder.ipynb").mkdir()
     submissions, notes = grade.find_submissions(tmp_path)

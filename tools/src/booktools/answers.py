@@ -104,8 +104,10 @@ class _Encoder:
         if isinstance(value, torch.Size):
             return {"kind": "size", "items": list(value)}
         if isinstance(value, (list, tuple)):
-            return {"kind": type(value).__name__ if type(value) in (list, tuple) else "tuple",
-                    "items": [self.value(v, depth + 1) for v in value]}
+            return {
+                "kind": type(value).__name__ if type(value) in (list, tuple) else "tuple",
+                "items": [self.value(v, depth + 1) for v in value],
+            }
         if isinstance(value, (set, frozenset)) and all(isinstance(v, str) for v in value):
             return {"kind": "set", "items": sorted(value)}
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
@@ -375,8 +377,11 @@ class Decoder:
         if kind == "ndarray":
             return self.tensor(tree["ref"]).detach().numpy().copy()
         if kind == "npscalar":
-            return np.dtype(tree["dtype"]).type(float(tree["value"]) if "." in tree["value"] or "e" in tree["value"]
-                                                 or "n" in tree["value"] else int(tree["value"]))
+            return np.dtype(tree["dtype"]).type(
+                float(tree["value"])
+                if "." in tree["value"] or "e" in tree["value"] or "n" in tree["value"]
+                else int(tree["value"])
+            )
         if kind == "device":
             return torch.device(tree["value"])
         if kind == "dtype":
@@ -480,10 +485,34 @@ class _GraphModule(nn.Module):
 
 _FUNCTION_PREFIXES = ("torch.nn.functional.", "torch.", "operator.", "math.", "builtins.", "torch.Tensor.")
 _BUILTINS = {"getattr", "len", "int", "float", "min", "max", "abs", "range", "tuple", "list", "slice", "isinstance"}
-_TORCH_DENIED = {"load", "save", "compile", "hub", "jit", "library", "ops", "classes", "set_default_device",
-                 "set_default_dtype", "manual_seed", "seed", "use_deterministic_algorithms", "set_num_threads",
-                 "from_file", "set_printoptions", "set_grad_enabled", "set_default_tensor_type", "utils",
-                 "backends", "autograd", "package", "overrides", "export", "fx", "multiprocessing"}
+_TORCH_DENIED = {
+    "load",
+    "save",
+    "compile",
+    "hub",
+    "jit",
+    "library",
+    "ops",
+    "classes",
+    "set_default_device",
+    "set_default_dtype",
+    "manual_seed",
+    "seed",
+    "use_deterministic_algorithms",
+    "set_num_threads",
+    "from_file",
+    "set_printoptions",
+    "set_grad_enabled",
+    "set_default_tensor_type",
+    "utils",
+    "backends",
+    "autograd",
+    "package",
+    "overrides",
+    "export",
+    "fx",
+    "multiprocessing",
+}
 
 
 def _resolve_function(name: str):
@@ -493,8 +522,13 @@ def _resolve_function(name: str):
     head, _, attr = name.rpartition(".")
     if attr.startswith("_") or not attr:
         raise TransportError(f"the function {name!r} is not allowed")
-    owners = {"torch.nn.functional": torch.nn.functional, "torch": torch, "operator": operator, "math": math,
-              "torch.Tensor": torch.Tensor}
+    owners = {
+        "torch.nn.functional": torch.nn.functional,
+        "torch": torch,
+        "operator": operator,
+        "math": math,
+        "torch.Tensor": torch.Tensor,
+    }
     if head == "builtins":
         if attr not in _BUILTINS:
             raise TransportError(f"the builtin {attr!r} is not allowed")
@@ -619,9 +653,23 @@ def _restore(module: nn.Module, after: nn.Module) -> None:
                         value.copy_(other)
 
 
-_EXCEPTIONS = {name: getattr(builtins, name) for name in (
-    "TypeError", "ValueError", "RuntimeError", "AttributeError", "IndexError", "KeyError", "NameError",
-    "ZeroDivisionError", "AssertionError", "NotImplementedError", "UnboundLocalError", "StopIteration")}
+_EXCEPTIONS = {
+    name: getattr(builtins, name)
+    for name in (
+        "TypeError",
+        "ValueError",
+        "RuntimeError",
+        "AttributeError",
+        "IndexError",
+        "KeyError",
+        "NameError",
+        "ZeroDivisionError",
+        "AssertionError",
+        "NotImplementedError",
+        "UnboundLocalError",
+        "StopIteration",
+    )
+}
 
 
 def _exception(raised: dict) -> Exception:

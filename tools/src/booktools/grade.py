@@ -161,8 +161,11 @@ def _export_code(call: str, extra: tuple[str, ...], support: str) -> str:
 
 def _exported(cell) -> str | None:
     """The one export the grader's cell produced, or None (none, or more than one: a forgery)."""
-    found = [o["data"][answers_module.MIME] for o in cell.outputs if o.get("output_type") == "display_data"
-             and answers_module.MIME in o.get("data", {})]
+    found = [
+        o["data"][answers_module.MIME]
+        for o in cell.outputs
+        if o.get("output_type") == "display_data" and answers_module.MIME in o.get("data", {})
+    ]
     return found[0] if len(found) == 1 and isinstance(found[0], str) else None
 
 
@@ -209,13 +212,20 @@ def _environment(data_root: Path) -> dict[str, str]:
     }
 
 
-def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool,
-                  time_limit: float, env: dict[str, str]) -> _Run:
+def _run_notebook(
+    notebook,
+    questions: list[dict],
+    box: _Sandbox,
+    limits: sandbox.Limits,
+    use_sandbox: bool,
+    time_limit: float,
+    env: dict[str, str],
+) -> _Run:
     """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export."""
     from jupyter_client import KernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import CellTimeoutError
 
     from booktools.judge import HIDDEN
 
@@ -224,10 +234,16 @@ def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbo
     argv = box.command(kernel_argv, limits, env) if use_sandbox else kernel_argv
     specs = box.work / "kernels" / "grading"
     specs.mkdir(parents=True)
-    (specs / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grading", "language": "python",
-                                                    **({} if use_sandbox else {"env": env})}))
-    manager = KernelManager(kernel_name="grading", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs.parent)]),
-                            transport="ipc", ip=str(box.box / "kernel"), connection_file=str(box.box / "connection.json"))
+    (specs / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "grading", "language": "python", **({} if use_sandbox else {"env": env})})
+    )
+    manager = KernelManager(
+        kernel_name="grading",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs.parent)]),
+        transport="ipc",
+        ip=str(box.box / "kernel"),
+        connection_file=str(box.box / "connection.json"),
+    )
     manager.write_connection_file()
     sandbox.prepare_writable(box.box)
     calls = {q["name"]: q for q in questions}
@@ -251,6 +267,42 @@ def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbo
             run.exports[name] = exported
         pending.remove(name)
 
+    expired = threading.Event()
+
+    def end_everything() -> None:
+        # The sandbox's own PID namespace ends with its first process: killing it ends all the submission started.
+        expired.set()
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None:
+            try:
+                os.killpg(process.pid, 9)
+            except OSError:
+                pass
+
+    def drive() -> None:
+        _drive(client, notebook, calls, pending, run, execute, grade_task, time_limit, expired)
+
+    worker = threading.Thread(target=drive, daemon=True)
+    worker.start()
+    worker.join(time_limit + 10)
+    if worker.is_alive():  # the kernel or the client hangs: end the sandbox, keep what was exported before
+        end_everything()
+        run.status, run.stopped = (
+            "time limit",
+            (
+                f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
+                "(an endless loop?)"
+            ),
+        )
+        worker.join(10)
+    return run
+
+
+def _drive(client, notebook, calls, pending, run, execute, grade_task, time_limit, expired) -> None:
+    """Start the kernel, run the cells, grade each task after its self-check; record how it stopped in ``run``."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    manager = client.km
     try:
         client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client.start_new_kernel_client()
@@ -267,14 +319,27 @@ def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbo
             run.own_checks[name] = _error(cell)
             grade_task(name, len(notebook.cells))
     except CellTimeoutError:
-        run.status, run.stopped = "time limit", (
-            f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
-            "(an endless loop?)"
+        run.status, run.stopped = (
+            "time limit",
+            (
+                f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
+                "(an endless loop?)"
+            ),
         )
     except DeadKernelError:
-        run.status, run.stopped = "kernel died", (
-            "not graded: the kernel died before this task's self-check (the memory limit, or the process ended itself)"
-        )
+        if expired.is_set():
+            run.status, run.stopped = (
+                "time limit",
+                (
+                    f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
+                    "(an endless loop?)"
+                ),
+            )
+        else:
+            run.status, run.stopped = (
+                "kernel died",
+                ("not graded: the kernel died before this task's self-check (the memory limit, or the process ended itself)"),
+            )
     except Exception as error:  # noqa: BLE001 - the kernel would not start or answer: say so, grade the rest
         run.status, run.stopped = "grader failed", f"not graded: the kernel failed ({_clean(error, 200)})"
     finally:
@@ -282,7 +347,6 @@ def _run_notebook(notebook, questions: list[dict], box: _Sandbox, limits: sandbo
             manager.shutdown_kernel(now=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
-    return run
 
 
 def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
@@ -292,15 +356,14 @@ def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, 
     argv = [sys.executable, "-m", "booktools.judge"]
     tools = Path(answers_module.__file__).resolve().parent.parent
     if use_sandbox:
-        line = sandbox.command(argv, None, [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)},
-                               limits=limits)
+        line = sandbox.command(argv, None, [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}, limits=limits)
     else:
         line = argv
-    lines = "".join(json.dumps({"task": t, "answers": json.loads(d)}) + "\n" for t, d in run.exports.items()
-                    if _is_json(d))
+    lines = "".join(json.dumps({"task": t, "answers": json.loads(d)}) + "\n" for t, d in run.exports.items() if _is_json(d))
     try:
-        result = subprocess.run(line, input=lines, capture_output=True, text=True, timeout=300,
-                                env=None if use_sandbox else {**os.environ, **env})
+        result = subprocess.run(
+            line, input=lines, capture_output=True, text=True, timeout=300, env=None if use_sandbox else {**os.environ, **env}
+        )
     except subprocess.TimeoutExpired:
         return {}
     verdicts = {}
@@ -321,8 +384,14 @@ def _is_json(text: str) -> bool:
         return False
 
 
-def grade_submission(submission: Submission | Path, root: Path, chapter: str, time_limit: float,
-                     limits: sandbox.Limits = sandbox.Limits(), use_sandbox: bool = True) -> tuple[list[TaskResult], str]:
+def grade_submission(
+    submission: Submission | Path,
+    root: Path,
+    chapter: str,
+    time_limit: float,
+    limits: sandbox.Limits = sandbox.Limits(),
+    use_sandbox: bool = True,
+) -> tuple[list[TaskResult], str]:
     """Grade one submission; return a result per task and the submission's status."""
     if isinstance(submission, Path):
         submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
@@ -330,8 +399,17 @@ def grade_submission(submission: Submission | Path, root: Path, chapter: str, ti
     questions = _questions(root, chapter)
 
     def every_task(points_of, feedback_of) -> list[TaskResult]:
-        return [TaskResult(submission.student, submission.path.name, q["name"], min(points_of(q), q["points"]),
-                           q["points"], _clean(feedback_of(q))) for q in questions]
+        return [
+            TaskResult(
+                submission.student,
+                submission.path.name,
+                q["name"],
+                min(points_of(q), q["points"]),
+                q["points"],
+                _clean(feedback_of(q)),
+            )
+            for q in questions
+        ]
 
     try:
         notebook = nbformat.read(submission.path, as_version=4)
@@ -343,10 +421,9 @@ def grade_submission(submission: Submission | Path, root: Path, chapter: str, ti
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    import cnnlab
     from cnnlab import data
     from cnnlab.data.cache import data_root
-
-    import cnnlab
 
     cache = data_root()
     data.prepare_mnist("sample", root=cache)
@@ -391,8 +468,16 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     os.replace(temporary, path)
 
 
-def grade_folder(folder: Path, root: Path, chapter: str, out: Path, time_limit: float, jobs: int = 1,
-                 limits: sandbox.Limits = sandbox.Limits(), use_sandbox: bool = True) -> list[TaskResult]:
+def grade_folder(
+    folder: Path,
+    root: Path,
+    chapter: str,
+    out: Path,
+    time_limit: float,
+    jobs: int = 1,
+    limits: sandbox.Limits = sandbox.Limits(),
+    use_sandbox: bool = True,
+) -> list[TaskResult]:
     """Grade every notebook of ``folder``, ``jobs`` at a time, and write ``grades.csv`` and ``summary.csv`` into ``out``."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: give the folder of submitted notebooks.")
@@ -422,10 +507,14 @@ def grade_folder(folder: Path, root: Path, chapter: str, out: Path, time_limit: 
         results += tasks
         points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
         status = f"{status}; {submission.note}" if submission.note else status
-        summary.append([submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status,
-                        round(seconds, 1), kind])
-    _write_csv(out / "grades.csv", ["student", "file", "task", "points", "max_points", "feedback"],
-               [[t.student, t.file, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results])
+        summary.append(
+            [submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status, round(seconds, 1), kind]
+        )
+    _write_csv(
+        out / "grades.csv",
+        ["student", "file", "task", "points", "max_points", "feedback"],
+        [[t.student, t.file, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results],
+    )
     _write_csv(out / "summary.csv", ["student", "file", "points", "max_points", "status", "seconds", "sandbox"], summary)
     return results
 
@@ -443,8 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one submission may run (default: 300)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
     parser.add_argument("--memory-limit", type=float, default=3, help="GiB of data each sandboxed process may use (default: 3)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="grade without bubblewrap: the students' code then runs with your rights (unsafe)")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: the students' code then runs with your rights (unsafe)",
+    )
     args = parser.parse_args(argv)
     if not args.time_limit > 0:
         parser.error(f"--time-limit {args.time_limit:g} must be a positive number of seconds, such as 300.")
@@ -453,17 +545,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.memory_limit > 0:
         parser.error(f"--memory-limit {args.memory_limit:g} must be a positive number of GiB, such as 3.")
     if args.no_sandbox:
-        print("WARNING: grading WITHOUT a sandbox (--no-sandbox): each student's code runs with your rights and can "
-              "read or change your files and the other submissions. summary.csv says so.", file=sys.stderr)
+        print(
+            "WARNING: grading WITHOUT a sandbox (--no-sandbox): each student's code runs with your rights and can "
+            "read or change your files and the other submissions. summary.csv says so.",
+            file=sys.stderr,
+        )
     else:
         problem = sandbox.available()
         if problem:
-            parser.error(f"cannot sandbox the submissions: {problem}. Install bubblewrap, or grade at your own risk "
-                         "with --no-sandbox.")
+            parser.error(
+                f"cannot sandbox the submissions: {problem}. Install bubblewrap, or grade at your own risk with --no-sandbox."
+            )
     limits = sandbox.Limits(memory_bytes=int(args.memory_limit * (1 << 30)))
     try:
-        grade_folder(args.folder, args.root, args.chapter, args.out, args.time_limit, args.jobs, limits,
-                     use_sandbox=not args.no_sandbox)
+        grade_folder(
+            args.folder, args.root, args.chapter, args.out, args.time_limit, args.jobs, limits, use_sandbox=not args.no_sandbox
+        )
     except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -24,10 +24,9 @@ import sys
 import numpy as np
 import torch
 
+from booktools import answers
 from cnnlab import checks
 from cnnlab.checks.common import Passed
-
-from booktools import answers
 
 __all__ = ["HIDDEN", "judge", "main"]
 

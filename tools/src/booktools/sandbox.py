@@ -93,8 +93,19 @@ def command(
 ) -> list[str]:
     """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``)."""
     prlimit = ["prlimit", f"--data={limits.memory_bytes}", f"--nproc={limits.processes}", "--core=0", "--"]
-    bwrap = [*prlimit, "bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    bwrap = [
+        *prlimit,
+        "bwrap",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "sandbox",
+    ]
     if not _as_root():
         bwrap.append("--unshare-user")
     for path in _SYSTEM:
