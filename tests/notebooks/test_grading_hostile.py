@@ -40,7 +40,8 @@ FORGED_EXPORT = (
 # name: code put in a cell right after the imports of the blank student notebook; every one must score 0.
 ATTACKS = {
     "rebind-checks": (
-        "class _Anything:\n    def __getattr__(self, name):\n        return lambda *args, **kwargs: 'passed'\n\nchecks = _Anything()"
+        "class _Anything:\n    def __getattr__(self, name):\n"
+        "        return lambda *args, **kwargs: 'passed'\n\nchecks = _Anything()"
     ),
     "patch-check-functions": (
         "import cnnlab.checks as c\nfor name in dir(c):\n    if name.startswith('check_'):\n"

@@ -389,7 +389,7 @@ def grade_submission(
     root: Path,
     chapter: str,
     time_limit: float,
-    limits: sandbox.Limits = sandbox.Limits(),
+    limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
 ) -> tuple[list[TaskResult], str]:
     """Grade one submission; return a result per task and the submission's status."""
@@ -475,7 +475,7 @@ def grade_folder(
     out: Path,
     time_limit: float,
     jobs: int = 1,
-    limits: sandbox.Limits = sandbox.Limits(),
+    limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
 ) -> list[TaskResult]:
     """Grade every notebook of ``folder``, ``jobs`` at a time, and write ``grades.csv`` and ``summary.csv`` into ``out``."""

@@ -39,7 +39,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NOBODY", "Limits", "available", "command", "python_paths"]
+__all__ = ["DEFAULT_LIMITS", "NOBODY", "Limits", "available", "command", "python_paths"]
 
 NOBODY = 65534
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/sys/devices/system/cpu")
@@ -51,6 +51,9 @@ class Limits:
 
     memory_bytes: int = 3 << 30
     processes: int = 256
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def _as_root() -> bool:
@@ -88,10 +91,11 @@ def command(
     writable: Path | None,
     readable: list[Path],
     env: dict[str, str],
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     workdir: Path | None = None,
 ) -> list[str]:
     """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``)."""
+    limits = limits or DEFAULT_LIMITS
     prlimit = ["prlimit", f"--data={limits.memory_bytes}", f"--nproc={limits.processes}", "--core=0", "--"]
     bwrap = [
         *prlimit,
