@@ -149,14 +149,25 @@ def solved() -> nbformat.NotebookNode:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
+    """A hash of every file under ``folder``."""
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-        and ".git" not in p.parts
-        and "_build" not in p.parts
-        and "__pycache__" not in p.parts
-        and ".pytest_cache" not in p.parts
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def repository_fingerprint() -> dict[str, str]:
+    """A hash of every file git tracks or would add; the other tests' ignored build outputs change beside this one."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() if (ROOT / name).is_file() else "missing"
+        for name in listed.split("\0")
+        if name
     }
 
 
@@ -189,7 +200,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     )
     nbformat.write(hog, folder / "memory-hog.ipynb")
     (folder / "notes.txt").write_text("not a notebook")
-    repository, submissions = fingerprint(ROOT), fingerprint(folder)
+    repository, submissions = repository_fingerprint(), fingerprint(folder)
     secret = "grader-secret-7f3a"
     command = [
         sys.executable,
@@ -208,7 +219,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_SECRET": secret})
     assert process.returncode == 0, process.stdout + process.stderr
 
-    assert fingerprint(ROOT) == repository, "a submission changed the repository"
+    assert repository_fingerprint() == repository, "a submission changed the repository"
     assert fingerprint(folder) == submissions, "a submission changed the submissions"
     assert not Path("/tmp/hostile-was-here").exists() and not (Path.home() / "hostile-was-here").exists()
     assert sorted(p.name for p in out.iterdir()) == ["grades.csv", "summary.csv"]

@@ -66,6 +66,7 @@ __all__ = [
     "grade_folder",
     "grade_submission",
     "main",
+    "prepare_sample",
     "spreadsheet_safe",
 ]
 
@@ -96,7 +97,7 @@ class Submission:
 class _Run:
     """What the sandboxed run of one notebook produced, kept by the grader."""
 
-    exports: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, dict] = field(default_factory=dict)
     own_checks: dict[str, str | None] = field(default_factory=dict)  # task -> None (ran cleanly) or the error
     status: str = "graded"
     stopped: str = ""
@@ -159,14 +160,20 @@ def _export_code(call: str, extra: tuple[str, ...], support: str) -> str:
     )
 
 
-def _exported(cell) -> str | None:
-    """The one export the grader's cell produced, or None (none, or more than one: a forgery)."""
+def _exported(cell) -> dict | None:
+    """The one export the grader's cell produced, read; or None (none, unreadable, or more than one: a forgery)."""
     found = [
         o["data"][answers_module.MIME]
         for o in cell.outputs
         if o.get("output_type") == "display_data" and answers_module.MIME in o.get("data", {})
     ]
-    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
+    if len(found) != 1 or not isinstance(found[0], str):
+        return None
+    try:
+        document = json.loads(found[0])
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _error(cell) -> str | None:
@@ -187,11 +194,9 @@ class _Sandbox:
         self.data_root, self.package = data_root, package
 
     def command(self, argv: list[str], limits: sandbox.Limits, env: dict[str, str]) -> list[str]:
+        """``argv`` in the sandbox, with the support folder read-only at ``/grading``."""
         readable = [self.package, self.data_root]
-        line = sandbox.command(argv, self.box, readable, env, limits=limits)
-        # The support folder appears at /grading inside, read-only.
-        at = line.index("--bind")
-        return line[:at] + ["--ro-bind", str(self.support), "/grading"] + line[at:]
+        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support})
 
 
 def _environment(data_root: Path) -> dict[str, str]:
@@ -212,6 +217,13 @@ def _environment(data_root: Path) -> dict[str, str]:
     }
 
 
+def _overran(time_limit: float) -> str:
+    return (
+        f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
+        "(an endless loop?)"
+    )
+
+
 def _run_notebook(
     notebook,
     questions: list[dict],
@@ -221,11 +233,17 @@ def _run_notebook(
     time_limit: float,
     env: dict[str, str],
 ) -> _Run:
-    """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export."""
-    from jupyter_client import KernelManager
+    """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export.
+
+    Each cell may run for what is left of the time limit; when it overruns, the
+    kernel is killed, and with it the sandbox, whose own PID namespace ends
+    everything the submission started. The exports made before stay.
+    """
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     from booktools.judge import HIDDEN
 
@@ -237,7 +255,9 @@ def _run_notebook(
     (specs / "kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "grading", "language": "python", **({} if use_sandbox else {"env": env})})
     )
-    manager = KernelManager(
+    # The asynchronous manager gives nbclient a client that never blocks its event loop, so that a cell's
+    # time-out and a dead kernel are noticed while the kernel floods or withholds its output.
+    manager = AsyncKernelManager(
         kernel_name="grading",
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs.parent)]),
         transport="ipc",
@@ -247,62 +267,28 @@ def _run_notebook(
     manager.write_connection_file()
     sandbox.prepare_writable(box.box)
     calls = {q["name"]: q for q in questions}
+    pending = list(calls)
+    support = "/grading" if use_sandbox else str(box.support)
     client = NotebookClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
     deadline = time.monotonic() + time_limit
-    pending = list(calls)
 
-    def execute(cell, index):
-        client.timeout = max(1, int(deadline - time.monotonic()))
-        if time.monotonic() >= deadline:
-            raise CellTimeoutError("time limit")
+    def execute(cell, index: int) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise CellTimeoutError("the time limit is spent")
+        client.timeout = max(1, int(left))
         client.execute_cell(cell, index)
 
-    def grade_task(name, index):
+    def grade_task(name: str, index: int) -> None:
         question = calls[name]
         extra = tuple(variable for check, (variable, _) in HIDDEN.items() if check == question["check"])
-        cell = nbformat.v4.new_code_cell(_export_code(question["call"], extra, "/grading" if use_sandbox else str(box.support)))
+        cell = nbformat.v4.new_code_cell(_export_code(question["call"], extra, support))
         execute(cell, index)
         exported = _exported(cell)
         if exported is not None:
             run.exports[name] = exported
         pending.remove(name)
 
-    expired = threading.Event()
-
-    def end_everything() -> None:
-        # The sandbox's own PID namespace ends with its first process: killing it ends all the submission started.
-        expired.set()
-        process = getattr(getattr(manager, "provisioner", None), "process", None)
-        if process is not None:
-            try:
-                os.killpg(process.pid, 9)
-            except OSError:
-                pass
-
-    def drive() -> None:
-        _drive(client, notebook, calls, pending, run, execute, grade_task, time_limit, expired)
-
-    worker = threading.Thread(target=drive, daemon=True)
-    worker.start()
-    worker.join(time_limit + 10)
-    if worker.is_alive():  # the kernel or the client hangs: end the sandbox, keep what was exported before
-        end_everything()
-        run.status, run.stopped = (
-            "time limit",
-            (
-                f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
-                "(an endless loop?)"
-            ),
-        )
-        worker.join(10)
-    return run
-
-
-def _drive(client, notebook, calls, pending, run, execute, grade_task, time_limit, expired) -> None:
-    """Start the kernel, run the cells, grade each task after its self-check; record how it stopped in ``run``."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    manager = client.km
     try:
         client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client.start_new_kernel_client()
@@ -319,34 +305,23 @@ def _drive(client, notebook, calls, pending, run, execute, grade_task, time_limi
             run.own_checks[name] = _error(cell)
             grade_task(name, len(notebook.cells))
     except CellTimeoutError:
-        run.status, run.stopped = (
-            "time limit",
-            (
-                f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
-                "(an endless loop?)"
-            ),
-        )
+        run.status, run.stopped = "time limit", _overran(time_limit)
     except DeadKernelError:
-        if expired.is_set():
-            run.status, run.stopped = (
-                "time limit",
-                (
-                    f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
-                    "(an endless loop?)"
-                ),
-            )
-        else:
-            run.status, run.stopped = (
-                "kernel died",
-                ("not graded: the kernel died before this task's self-check (the memory limit, or the process ended itself)"),
-            )
+        run.status, run.stopped = (
+            "kernel died",
+            "not graded: the kernel died before this task's self-check (the memory limit, or the process ended itself)",
+        )
     except Exception as error:  # noqa: BLE001 - the kernel would not start or answer: say so, grade the rest
         run.status, run.stopped = "grader failed", f"not graded: the kernel failed ({_clean(error, 200)})"
     finally:
+        # Killing the kernel's process ends the sandbox: its own PID namespace ends everything started inside.
         try:
-            manager.shutdown_kernel(now=True)
+            run_sync(manager.shutdown_kernel)(now=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
+        if client.kc is not None:
+            client.kc.stop_channels()
+    return run
 
 
 def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
@@ -359,7 +334,7 @@ def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, 
         line = sandbox.command(argv, None, [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}, limits=limits)
     else:
         line = argv
-    lines = "".join(json.dumps({"task": t, "answers": json.loads(d)}) + "\n" for t, d in run.exports.items() if _is_json(d))
+    lines = "".join(json.dumps({"task": task, "answers": document}) + "\n" for task, document in run.exports.items())
     try:
         result = subprocess.run(
             line, input=lines, capture_output=True, text=True, timeout=300, env=None if use_sandbox else {**os.environ, **env}
@@ -377,22 +352,19 @@ def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, 
     return verdicts
 
 
-def _is_json(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
 def grade_submission(
     submission: Submission | Path,
     root: Path,
     chapter: str,
     time_limit: float,
+    data_root: Path,
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
 ) -> tuple[list[TaskResult], str]:
-    """Grade one submission; return a result per task and the submission's status."""
+    """Grade one submission; return a result per task and the submission's status.
+
+    ``data_root`` is the cache folder that holds the MNIST sample (:func:`prepare_sample`); the sandbox reads it.
+    """
     if isinstance(submission, Path):
         submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
     root = root.resolve()
@@ -422,14 +394,10 @@ def grade_submission(
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     import cnnlab
-    from cnnlab import data
-    from cnnlab.data.cache import data_root
 
-    cache = data_root()
-    data.prepare_mnist("sample", root=cache)
-    env = _environment(cache)
+    env = _environment(data_root)
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        box = _Sandbox(Path(work), cache, Path(cnnlab.__file__).resolve().parent)
+        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
         verdicts = _judge(run, box, limits, use_sandbox, env)
 
@@ -454,6 +422,16 @@ def grade_submission(
         return ""
 
     return every_task(points_of, feedback_of), run.status
+
+
+def prepare_sample() -> Path:
+    """The cache folder, with the MNIST sample in it: the sandboxes can only read it, so it is written first."""
+    from cnnlab import data
+    from cnnlab.data.cache import data_root
+
+    root = data_root()
+    data.prepare_mnist("sample", root=root)
+    return root
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
@@ -488,12 +466,13 @@ def grade_folder(
         raise FileNotFoundError(f"no *.ipynb in {folder}: put the submitted notebooks there.")
     _questions(root.resolve(), chapter)
     out.mkdir(parents=True, exist_ok=True)
+    data_root = prepare_sample()
     lock = threading.Lock()
     kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
 
     def timed(submission: Submission):
         start = time.perf_counter()
-        tasks, status = grade_submission(submission, root, chapter, time_limit, limits, use_sandbox)
+        tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox)
         seconds = time.perf_counter() - start
         with lock:
             points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)

@@ -25,30 +25,16 @@ import numpy as np
 import torch
 
 from booktools import answers
-from cnnlab import checks
+from cnnlab import checks, train
 from cnnlab.checks.common import Passed
 
 __all__ = ["HIDDEN", "judge", "main"]
 
 
-def _reference_train_epoch(model, batches, loss_fn, optimizer, device) -> list[float]:
-    """One epoch as the chapter teaches it: the reference the student's train_epoch must match."""
-    model.train()
-    losses = []
-    for X, y in batches:
-        X, y = X.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
 def _judge_train_epoch(train_epoch) -> str | None:
     """Why the student's train_epoch did not train the scenario's network as the reference does, or None."""
     reference = answers.train_epoch_scenario()
-    expected = _reference_train_epoch(*reference)
+    expected = train.train_one_epoch(*reference, progress=False)  # the loop the chapter teaches
     scenario = answers.train_epoch_scenario()
     losses = train_epoch(*scenario)
     if not (isinstance(losses, list) and len(losses) == len(expected) and all(isinstance(v, float) for v in losses)):

@@ -92,7 +92,7 @@ def command(
     readable: list[Path],
     env: dict[str, str],
     limits: Limits | None = None,
-    workdir: Path | None = None,
+    mounts: dict[str, Path] | None = None,
 ) -> list[str]:
     """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``)."""
     limits = limits or DEFAULT_LIMITS
@@ -127,9 +127,11 @@ def command(
             bwrap += ["--perms", "0755", "--dir", str(folder)]
     for path in binds:
         bwrap += ["--ro-bind", str(path), str(path)]
+    for inside, path in (mounts or {}).items():
+        bwrap += ["--ro-bind", str(path), inside]
     if writable is not None:
         bwrap += ["--bind", str(writable), str(writable)]
-    bwrap += ["--chdir", str(workdir or writable or "/tmp"), "--clearenv"]
+    bwrap += ["--chdir", str(writable or "/tmp"), "--clearenv"]
     variables = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **env}
     for key, value in variables.items():
         bwrap += ["--setenv", key, value]
