@@ -14,9 +14,10 @@ in ``grading/<chapter>/``, holds
 * ``solution.ipynb``, the student notebook with the reference solutions: the
   answer key, which the tests grade at full marks.
 
-The grader (:mod:`booktools.grade`) tags each self-check cell of a submission
-so that Otter runs the task's test right after it, in the state the
-notebook has at that point. Regenerate the autograders when a chapter
+The book's own grader (:mod:`booktools.grade`) reads ``questions.json`` and
+judges each task outside the student's kernel; the Otter test files serve
+Otter-Grader and Gradescope, which run each submission in a container of its
+own. Regenerate the autograders when a chapter
 changes, as the student notebooks, and commit them::
 
     python -m booktools.autograder          # write grading/<chapter>/
