@@ -272,18 +272,22 @@ def _run_notebook(
     client = NotebookClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
     deadline = time.monotonic() + time_limit
 
-    def execute(cell, index: int) -> None:
+    def execute(cell, index: int | None = None) -> None:
+        """Run the notebook's cell ``index``, or, without one, a cell of the grader's, added at the end."""
         left = deadline - time.monotonic()
         if left <= 0:
             raise CellTimeoutError("the time limit is spent")
+        if index is None:  # nbclient stores each executed cell back at its index
+            notebook.cells.append(cell)
+            index = len(notebook.cells) - 1
         client.timeout = max(1, int(left))
         client.execute_cell(cell, index)
 
-    def grade_task(name: str, index: int) -> None:
+    def grade_task(name: str) -> None:
         question = calls[name]
         extra = tuple(variable for check, (variable, _) in HIDDEN.items() if check == question["check"])
         cell = nbformat.v4.new_code_cell(_export_code(question["call"], extra, support))
-        execute(cell, index)
+        execute(cell)
         exported = _exported(cell)
         if exported is not None:
             run.exports[name] = exported
@@ -298,12 +302,12 @@ def _run_notebook(
             execute(cell, index)
             for name in [n for n in pending if calls[n]["call"] in cell.source]:
                 run.own_checks[name] = _error(cell)
-                grade_task(name, index)
+                grade_task(name)
         for name in list(pending):  # a self-check cell moved or deleted: grade the notebook's last state
             cell = nbformat.v4.new_code_cell(calls[name]["call"])
-            execute(cell, len(notebook.cells))
+            execute(cell)
             run.own_checks[name] = _error(cell)
-            grade_task(name, len(notebook.cells))
+            grade_task(name)
     except CellTimeoutError:
         run.status, run.stopped = "time limit", _overran(time_limit)
     except DeadKernelError:
