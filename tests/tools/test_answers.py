@@ -1,0 +1,144 @@
+"""Answers as data: rebuilt exactly, and nothing else rebuilt (booktools.answers, booktools.judge)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from booktools import answers, judge
+
+
+class Net(nn.Module):
+    """A custom forward with a functional call, a skip, a concatenation and train-only dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.head = nn.Sequential(nn.Conv2d(5, 2, 1))
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        if self.training:
+            y = F.dropout(y, 0.5)
+        return self.head(torch.cat([y, x], dim=1))
+
+
+def round_trip(value):
+    encoder = answers._Encoder()
+    tree = json.loads(json.dumps(encoder.value(value)))
+    return answers.Decoder(json.loads(json.dumps(encoder.tensors))).value(tree)
+
+
+def test_a_custom_module_is_rebuilt_with_the_same_outputs_modes_and_structure():
+    torch.manual_seed(0)
+    model = Net().eval()
+    rebuilt = round_trip(model)
+    X = torch.rand(2, 1, 6, 6)
+    assert torch.equal(model(X), rebuilt(X))
+    assert type(rebuilt).__name__ == "Net" and [n for n, _ in rebuilt.named_modules()] == [n for n, _ in model.named_modules()]
+    rebuilt.train()
+    torch.manual_seed(1)
+    assert not torch.equal(rebuilt(X), model(X)), "train mode must run the traced training graph (dropout)"
+
+
+def test_an_optimiser_holds_the_rebuilt_models_own_parameters():
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rebuilt_model, rebuilt_optimizer = round_trip((model, optimizer))
+    held = {id(p) for group in rebuilt_optimizer.param_groups for p in group["params"]}
+    assert held == {id(p) for p in rebuilt_model.parameters()}
+    assert rebuilt_optimizer.param_groups[0]["momentum"] == 0.9 and type(rebuilt_optimizer) is torch.optim.SGD
+
+
+def test_a_recorded_function_answers_its_calls_only_and_raises_what_it_raised():
+    def dice(a, b):
+        if a.sum() == 0:
+            raise ZeroDivisionError("division by zero")
+        return a * b
+
+    recorder = answers._Recorder(dice, "dice")
+    stand_in = recorder.stand_in()
+    x = torch.arange(3.0)
+    stand_in(x, x)
+    with pytest.raises(ZeroDivisionError):
+        stand_in(torch.zeros(3), x)
+    replay = round_trip(recorder)
+    assert torch.equal(replay(x, x), x * x)
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        replay(torch.zeros(3), x)
+    with pytest.raises(answers.ReplayMiss):
+        replay(x + 1, x)
+
+
+def forged_module(target: str, op: str = "call_function") -> dict:
+    def node(op, name, target, args):
+        return {
+            "op": op,
+            "name": name,
+            "target": target,
+            "args": {"kind": "tuple", "items": args},
+            "kwargs": {"kind": "dict", "items": {}},
+        }
+
+    argument = [{"kind": "node", "name": "x"}, {"kind": "plain", "value": "__class__"}]
+    graph = {
+        "nodes": [
+            node("placeholder", "x", "x", []),
+            node(op, "bad", target, argument),
+            node("output", "output", "output", [{"kind": "node", "name": "bad"}]),
+        ]
+    }
+    return {
+        "kind": "module",
+        "class": "Evil",
+        "standard": False,
+        "training": False,
+        "attrs": {},
+        "parameters": {},
+        "buffers": {},
+        "persistent": [],
+        "children": {},
+        "graphs": {"train": graph, "eval": graph},
+    }
+
+
+@pytest.mark.parametrize(
+    "target, op",
+    [
+        ("builtins.__import__", "call_function"),
+        ("os.system", "call_function"),
+        ("torch.load", "call_function"),
+        ("builtins.getattr", "call_function"),
+        ("__class__", "call_method"),
+        ("torch.hub", "call_function"),
+    ],
+)
+def test_a_forged_graph_cannot_call_outside_torchs_public_operations(target, op):
+    module = answers.Decoder({}).value(forged_module(target, op))
+    with pytest.raises(answers.TransportError):
+        module(torch.zeros(1))
+
+
+def test_forged_data_is_refused():
+    with pytest.raises(answers.TransportError, match="is not a torch.nn module"):
+        answers.Decoder({}).value({**forged_module("torch.relu"), "class": "Popen", "standard": True})
+    short = {"t0": {"dtype": "float32", "shape": [4], "data": "AAAA", "parameter": False, "requires_grad": False}}
+    with pytest.raises(answers.TransportError, match="has 3 bytes for shape"):
+        answers.Decoder(short).value({"kind": "tensor", "ref": "t0"})
+    with pytest.raises(answers.TransportError, match="not a torch.optim optimiser"):
+        answers.Decoder({}).value({"kind": "optimizer", "class": "__class__", "groups": []})
+
+
+def test_the_judge_gives_no_point_to_a_forged_or_blank_answer_and_one_to_a_right_one():
+    blank = {"check": "check_conv_layer", "arguments": [{"kind": "plain", "value": None}], "extra": {}, "tensors": {}}
+    assert judge.judge(blank)["passed"] is False and "still a blank" in judge.judge(blank)["message"]
+    not_a_check = {**blank, "check": "SelfCheckError"}
+    assert judge.judge(not_a_check)["passed"] is False
+    layer = nn.Conv2d(3, 2, 3)
+    encoder = answers._Encoder()
+    right = {"check": "check_conv_layer", "arguments": [encoder.value(layer)], "extra": {}, "tensors": encoder.tensors}
+    assert judge.judge(json.loads(json.dumps(right))) == {"passed": True, "hidden": None, "message": ""}
