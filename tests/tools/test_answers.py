@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -43,6 +44,13 @@ def test_a_custom_module_is_rebuilt_with_the_same_outputs_modes_and_structure():
     rebuilt.train()
     torch.manual_seed(1)
     assert not torch.equal(rebuilt(X), model(X)), "train mode must run the traced training graph (dropout)"
+
+
+def test_numbers_keep_their_python_and_numpy_types():
+    values = [1, 2.5, float("nan"), True, None, "x", np.float64(0.25), np.bool_(True), np.int64(3), (1, [2.0])]
+    rebuilt = round_trip(values)
+    assert [type(v) for v in rebuilt] == [type(v) for v in values]
+    assert rebuilt[1:2] + rebuilt[3:] == values[1:2] + values[3:] and np.isnan(rebuilt[2])
 
 
 def test_an_optimiser_holds_the_rebuilt_models_own_parameters():

@@ -94,7 +94,7 @@ class _Encoder:
         if isinstance(value, np.ndarray) and value.dtype != object:
             return {"kind": "ndarray", "ref": self.tensor(torch.from_numpy(np.ascontiguousarray(value)))}
         if isinstance(value, np.generic) and not isinstance(value, np.object_):
-            return {"kind": "npscalar", "dtype": value.dtype.name, "value": repr(value.item())}
+            return {"kind": "npscalar", "dtype": value.dtype.name, "value": self.value(value.item(), depth + 1)}
         if isinstance(value, torch.device):
             return {"kind": "device", "value": str(value)}
         if isinstance(value, torch.dtype):
@@ -378,11 +378,10 @@ class Decoder:
         if kind == "ndarray":
             return self.tensor(tree["ref"]).detach().numpy().copy()
         if kind == "npscalar":
-            return np.dtype(tree["dtype"]).type(
-                float(tree["value"])
-                if "." in tree["value"] or "e" in tree["value"] or "n" in tree["value"]
-                else int(tree["value"])
-            )
+            dtype = np.dtype(str(tree["dtype"]))
+            if dtype.kind not in "biuf":
+                raise TransportError(f"numpy scalar of dtype {dtype} is not supported")
+            return dtype.type(self.value(tree["value"]))
         if kind == "device":
             return torch.device(tree["value"])
         if kind == "dtype":
