@@ -37,6 +37,15 @@ FORGED_EXPORT = (
     "forged = {'check': 'check_conv_layer', 'arguments': [{'kind': 'plain', 'value': None}], 'extra': {}, 'tensors': {}}\n"
 )
 
+# A right answer to task 1.1, encoded as the grader's export would be, for forgeries shown outside the grader's cell.
+RIGHT_ANSWER_SHOWN = (
+    "import json, sys\nfrom IPython.display import display\nsys.path.insert(0, '/grading')\nimport answers\n"
+    "encoder = answers._Encoder()\n"
+    "right = {'check': 'check_conv_layer', 'arguments': [encoder.value(nn.Conv2d(3, 2, 3))], 'extra': {},\n"
+    "         'tensors': encoder.tensors}\n"
+    f"display({{{MIME!r}: json.dumps(right)}}, raw=True)\n"
+)
+
 # name: code put in a cell right after the imports of the blank student notebook; every one must score 0.
 ATTACKS = {
     "rebind-checks": (
@@ -128,9 +137,11 @@ ATTACKS = {
         "raise SelfCheckError(secrets)"
     ),
     "endless-with-detached-child-holding-the-pipe": (
-        "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
+        RIGHT_ANSWER_SHOWN
+        + "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
         " start_new_session=True)\nwhile True:\n    pass"
     ),
+    "forged-then-exit": (RIGHT_ANSWER_SHOWN + "import os\nos._exit(0)"),
 }
 
 
@@ -175,7 +186,7 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 20 hostile or odd Exercise 1 notebooks, each in its own sandbox")
+@pytest.mark.slow("grades 22 hostile or odd Exercise 1 notebooks, each in its own sandbox")
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
