@@ -4,7 +4,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
+from booktools.book import Book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,17 +23,36 @@ kernelspec:
 """
 
 
-def toc_chapters() -> list[str]:
+# Every list of chapters the tests use comes from the book's own, _toc.yml (booktools.book): a chapter
+# added there is built, executed, run under nbval, printed and opened in the browser with no change here.
+
+
+def toc_chapters(root: Path = ROOT) -> list[str]:
     """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [toc["root"]]
-    for part in toc.get("parts", []):
-        names += [chapter["file"] for chapter in part["chapters"]]
-    return names
+    return list(Book.from_config(root).docnames)
 
 
-def chapters_with_code() -> list[str]:
-    return [name for name in toc_chapters() if "{code-cell}" in (ROOT / f"{name}.md").read_text(encoding="utf-8")]
+def chapters_with_code(root: Path = ROOT) -> list[str]:
+    """The chapters that are executed and get a student notebook, in the order of the table of contents."""
+    book = Book.from_config(root)
+    return [book.docname(chapter) for chapter in book.chapters_with_code]
+
+
+def exercise_chapters(root: Path = ROOT) -> list[str]:
+    """The chapters that call self-checks, and so get an autograder."""
+    book = Book.from_config(root)
+    return [book.docname(chapter) for chapter in book.exercise_chapters]
+
+
+def chapters_with_solutions(root: Path = ROOT) -> list[str]:
+    """The chapters whose exercises show solutions on the site."""
+    book = Book.from_config(root)
+    return [book.docname(chapter) for chapter in book.chapters if chapter.exercises]
+
+
+def chapters_with_maths(root: Path = ROOT) -> list[str]:
+    """The chapters with maths for MathJax to typeset."""
+    return [name for name in toc_chapters(root) if "$" in (root / f"{name}.md").read_text(encoding="utf-8")]
 
 
 # Who the tests' git commits are by, as environment variables (a fresh machine has no git identity).

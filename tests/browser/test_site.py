@@ -5,15 +5,13 @@ import re
 import pytest
 import yaml
 
-from bookpaths import ROOT, toc_chapters
+from bookpaths import ROOT, chapters_with_maths, chapters_with_solutions, toc_chapters
 
 pytestmark = pytest.mark.browser
 
 PAGES = [f"{name}.html" for name in toc_chapters()]
-EXERCISE_PAGES = [
-    f"{name}.html" for name in toc_chapters() if "{solution-start}" in (ROOT / f"{name}.md").read_text(encoding="utf-8")
-]
-MATH_PAGES = [f"{name}.html" for name in toc_chapters() if "$" in (ROOT / f"{name}.md").read_text(encoding="utf-8")]
+EXERCISE_PAGES = [f"{name}.html" for name in chapters_with_solutions()]
+MATH_PAGES = [f"{name}.html" for name in chapters_with_maths()]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 

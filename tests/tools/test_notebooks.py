@@ -1,4 +1,5 @@
-"""Tests of booktools.notebooks: blanks, plain Markdown, markers that cannot leak, the Colab cell."""
+"""Tests of booktools.notebooks and the chapter model it reads (booktools.chapter, booktools.book):
+blanks, plain Markdown, markers that cannot leak, scaffolding that is explicit, the Colab cell."""
 
 import re
 import textwrap
@@ -8,6 +9,8 @@ import pytest
 
 from bookpaths import FRONT_MATTER
 from booktools import notebooks
+from booktools.book import Book
+from booktools.chapter import marker_lines
 from booktools.myst_plain import ChapterError, markdown_parser, myst_leftovers
 
 CHAPTER = FRONT_MATTER + textwrap.dedent(
@@ -40,7 +43,7 @@ CHAPTER = FRONT_MATTER + textwrap.dedent(
     layer = torch.nn.Linear(
         3, 2
     )  # ✎
-    print(layer)
+    print(layer)  # given
     ```
 
     ```{solution-end}
@@ -53,6 +56,7 @@ CHAPTER = FRONT_MATTER + textwrap.dedent(
 )
 
 OTHER = "# The other chapter\n\n(sec-target)=\n## A section\n\n$$\ny = x\n$$ (eq-line)\n"
+TOC = "format: jb-book\nroot: book/other\nchapters:\n  - file: book/chapter\n"
 CONFIG = """\
 repository:
   url: https://github.com/me/book/
@@ -66,8 +70,9 @@ parse:
 def book(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "_config.yml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "_toc.yml").write_text(TOC, encoding="utf-8")
     (tmp_path / "book" / "other.md").write_text(OTHER, encoding="utf-8")
-    return notebooks.Book.from_config(tmp_path)
+    return Book.from_config(tmp_path)
 
 
 def write(book, text, name="chapter"):
@@ -109,6 +114,24 @@ def test_solved_notebook_differs_only_in_the_marked_statements(book):
     assert len(blank.cells) == len(solved.cells)
     changed = [(a.source, b.source) for a, b in zip(blank.cells, solved.cells) if a.source != b.source]
     assert changed == [("layer = None  # ✎\nprint(layer)", "layer = torch.nn.Linear(\n    3, 2\n)  # ✎\nprint(layer)")]
+
+
+def test_structure_needs_no_mark_and_a_given_comment_keeps_its_words(book):
+    solution = (
+        "class Net(torch.nn.Module):\n"
+        '    """A network."""\n\n'
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.layer = torch.nn.Linear(3, 2)  # ✎\n\n"
+        "    def forward(self, x):\n"
+        "        return self.layer(x)  # given: (N, 2)\n\n"
+        "\n"
+        "layer = Net()  # given"
+    )
+    path = write(book, CHAPTER.replace("layer = torch.nn.Linear(\n    3, 2\n)  # ✎\nprint(layer)  # given", solution))
+    (cell,) = [cell for cell in notebooks.student_notebook(path, book).cells if "class Net" in cell.source]
+    assert "self.layer = None  # ✎" in cell.source and "return self.layer(x)  # (N, 2)\n" in cell.source
+    assert cell.source.endswith("layer = Net()") and "given" not in cell.source
 
 
 def test_colab_cell_reads_the_override():
@@ -178,6 +201,7 @@ def test_every_myst_construct_becomes_plain_markdown(book):
 
 
 def test_equation_labels_go(book):
+    write(book, CHAPTER)
     notebook = notebooks.student_notebook(book.root / "book" / "other.md", book)
     assert "$$\ny = x\n$$" in sources(notebook) and "(eq-line)" not in sources(notebook)
 
@@ -185,7 +209,7 @@ def test_equation_labels_go(book):
 SOLUTION_START = "```{solution-start} ex-1\n:class: dropdown\n```"
 CHECK_CELL = "```{code-cell} ipython3\ncheck(layer)\n```\n"
 PROSE_ANSWER = "Make a layer.\n\n```python\nlayer = nn.Linear(3, 2)  # ✎\n```\n"
-SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n)  # ✎\nprint(layer)\n```"
+SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n)  # ✎\nprint(layer)  # given\n```"
 
 
 @pytest.mark.parametrize(
@@ -246,6 +270,17 @@ SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n) 
             29,
             "a solution-end without a solution-start",
         ),
+        # An answer line with no marker, in a cell that has one, would reach the student as it is.
+        (("print(layer)  # given\n", "print(layer)  # given\nchannels = 2\n"), 40, "'channels = 2' carries no marker"),
+        (("print(layer)  # given\n", "print(layer)\n"), 39, "'print(layer)' carries no marker"),
+        (("print(layer)  # given\n", "for x in (1, 2):\n    out = layer(x)\n"), 40, "'out = layer(x)' carries no marker"),
+        (("# given", "# Given"), 39, "looks like the given marker but is not one"),
+        (("import torch\n", "import torch  # given\n"), 17, "'# given' marker outside a solution"),
+        (
+            ("```{code-cell} ipython3\nimport torch\n", "```{code-cell} ipython3\n# NBVAL_CHECK_OUTPUT\nimport torch\n"),
+            17,
+            "give the cell the tag instead",
+        ),
     ],
 )
 def test_leaks_are_errors_with_file_and_line(book, change, line, message):
@@ -265,15 +300,18 @@ def test_prose_may_name_the_marker_in_inline_code(book):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--root", "/no/such/folder"], "error: --root /no/such/folder is not a folder"),
-        (["--root", "{tmp}/empty"], "has no _config.yml"),
-        (["--root", "{tmp}/nochapters", "--check"], "no chapter with code cells in"),
+        (["--root", "/no/such/folder"], "error: /no/such/folder/_config.yml not found: give the book's root"),
+        (["--root", "{tmp}/empty"], "_config.yml not found"),
+        (["--root", "{tmp}/notoc", "--check"], "notoc/_toc.yml not found"),
+        (["--root", "{tmp}/missing", "--check"], "_toc.yml lists book/gone, but"),
     ],
 )
 def test_command_line_errors_are_one_line(tmp_path, capsys, arguments, message):
     (tmp_path / "empty").mkdir()
-    (tmp_path / "nochapters" / "book").mkdir(parents=True)
-    (tmp_path / "nochapters" / "_config.yml").write_text("repository:\n  url: https://github.com/me/book\n")
+    for name in ("notoc", "missing"):
+        (tmp_path / name / "book").mkdir(parents=True)
+        (tmp_path / name / "_config.yml").write_text("repository:\n  url: https://github.com/me/book\n")
+    (tmp_path / "missing" / "_toc.yml").write_text("root: book/gone\n")
     code = notebooks.main([argument.replace("{tmp}", str(tmp_path)) for argument in arguments])
     error = capsys.readouterr().err.strip()
     assert code == 2 and message in error and len(error.splitlines()) == 1, error
@@ -317,24 +355,37 @@ def test_myst_without_a_plain_form_is_an_error(book, text, line, message):
     ],
 )
 def test_blank_marked_statements(source, expected):
-    assert notebooks.blank_marked_statements(source) == expected
+    assert notebooks.blank_marked_statements(source, marker_lines(source)[0]) == expected
 
 
 def test_marker_on_a_compound_statement_is_an_error():
     with pytest.raises(ChapterError, match=r"chapter\.md:12: the marker '# ✎' is not inside a simple statement"):
-        notebooks.blank_marked_statements("for i in range(3):  # ✎\n    pass", "chapter.md", first_line=12)
+        notebooks.blank_marked_statements("for i in range(3):  # ✎\n    pass", {1}, "chapter.md", first_line=12)
 
 
-def test_write_and_check(book):
+def test_write_and_check(book, capsys):
     write(book, CHAPTER)
     root = book.root
     (root / "book" / "other.md").write_text(OTHER + "\n```{code-cell} ipython3\n1 + 1\n```\n")
-    assert notebooks.write_student_notebooks(root, check=True) == [root / "book/chapter.ipynb", root / "book/other.ipynb"]
-    assert notebooks.write_student_notebooks(root) == [root / "book/chapter.ipynb", root / "book/other.ipynb"]
+    assert notebooks.write_student_notebooks(root, check=True) == [root / "book/other.ipynb", root / "book/chapter.ipynb"]
+    assert notebooks.write_student_notebooks(root) == [root / "book/other.ipynb", root / "book/chapter.ipynb"]
     assert notebooks.write_student_notebooks(root, check=True) == []
     assert notebooks.main(["--root", str(root), "--check"]) == 0
     write(book, CHAPTER.replace("Make a layer.", "Make two layers."))
     assert notebooks.main(["--root", str(root), "--check"]) == 1
+
+
+def test_a_chapter_outside_the_table_of_contents_is_reported_and_not_generated(book, capsys):
+    write(book, CHAPTER)
+    draft = write(book, CHAPTER, name="draft")
+    assert notebooks.main(["--root", str(book.root)]) == 0
+    assert f"warning: {draft} is not in _toc.yml" in capsys.readouterr().err
+    assert not draft.with_suffix(".ipynb").exists() and (book.root / "book" / "chapter.ipynb").exists()
+    # A chapter taken out of the table of contents takes its student notebook with it.
+    (book.root / "_toc.yml").write_text("root: book/other\n")
+    assert notebooks.write_student_notebooks(book.root, check=True) == [book.root / "book" / "chapter.ipynb"]
+    notebooks.write_student_notebooks(book.root)
+    assert not (book.root / "book" / "chapter.ipynb").exists()
 
 
 def test_command_reports_a_leak_with_file_and_line(book, capsys):
@@ -346,11 +397,13 @@ def test_command_reports_a_leak_with_file_and_line(book, capsys):
 
 def test_missing_repository_is_an_error(tmp_path):
     (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text(TOC)
     with pytest.raises(ValueError, match="has no repository.url"):
-        notebooks.Book.from_config(tmp_path)
+        Book.from_config(tmp_path)
 
 
 def test_repository_outside_github_is_an_error(tmp_path):
     (tmp_path / "_config.yml").write_text("repository:\n  url: https://gitlab.com/me/book\n")
+    (tmp_path / "_toc.yml").write_text(TOC)
     with pytest.raises(ValueError, match=r"repository.url='https://gitlab.com/me/book' is not a GitHub repository"):
-        notebooks.Book.from_config(tmp_path)
+        Book.from_config(tmp_path)

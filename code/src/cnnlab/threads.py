@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["THREADS_VARIABLE", "available_cpus", "cpu_quota", "recommended_threads", "requested_threads", "use_available_cpus"]
+from .environment import THREADS, setting
+
+__all__ = ["available_cpus", "cpu_quota", "recommended_threads", "requested_threads", "use_available_cpus"]
 
 CGROUP = Path("/sys/fs/cgroup")
 # Set by whatever shares the machine out: the book's build runs chapters side by side, one thread each.
-THREADS_VARIABLE = "CNNLAB_THREADS"
 
 
 def cpu_quota(cgroup: Path = CGROUP) -> float | None:
@@ -87,12 +88,12 @@ def requested_threads(environ: dict[str, str] | None = None) -> int | None:
     >>> requested_threads({"CNNLAB_THREADS": "1"}), requested_threads({})
     (1, None)
     """
-    value = (os.environ if environ is None else environ).get(THREADS_VARIABLE, "").strip()
-    if not value:
+    value = setting(THREADS, environ)
+    if value is None:
         return None
     if not value.isdigit() or int(value) < 1:
         raise ValueError(
-            f"{THREADS_VARIABLE}={value!r} is not a number of threads: set it to a positive whole number, "
+            f"{THREADS}={value!r} is not a number of threads: set it to a positive whole number, "
             f"such as 1, or unset it to let cnnlab choose."
         )
     return int(value)
@@ -106,7 +107,7 @@ def use_available_cpus() -> str:
         torch.set_num_threads(requested)
         return (
             f"PyTorch uses {requested} CPU thread(s) (it would have started {before}), as the environment "
-            f"variable {THREADS_VARIABLE} asks: other work shares this machine's {cpus:g} core(s)."
+            f"variable {THREADS} asks: other work shares this machine's {cpus:g} core(s)."
         )
     threads = recommended_threads(cpus)
     torch.set_num_threads(threads)

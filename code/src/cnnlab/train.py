@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterable
 
@@ -11,8 +10,9 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .environment import TRAINING_STEPS, setting
+
 __all__ = [
-    "TRAINING_STEPS_VARIABLE",
     "get_device",
     "seed_everything",
     "training_steps",
@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 # Set by the instructors' grader, so that a submission trains in seconds; students never set it.
-TRAINING_STEPS_VARIABLE = "CNNLAB_TRAINING_STEPS"
 
 
 def get_device() -> torch.device:
@@ -74,7 +73,7 @@ def training_steps(default: int, environ: dict[str, str] | None = None) -> int:
     400
     """
     _check_steps("default", default)
-    value = (os.environ if environ is None else environ).get(TRAINING_STEPS_VARIABLE)
+    value = setting(TRAINING_STEPS, environ)
     if value is None:
         return default
     try:
@@ -82,7 +81,7 @@ def training_steps(default: int, environ: dict[str, str] | None = None) -> int:
     except ValueError:
         steps = 0
     if steps < 1:
-        raise ValueError(f"{TRAINING_STEPS_VARIABLE}={value!r} must be a positive whole number of steps: unset it, or set one.")
+        raise ValueError(f"{TRAINING_STEPS}={value!r} must be a positive whole number of steps: unset it, or set one.")
     return min(steps, default)
 
 

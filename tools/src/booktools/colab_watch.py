@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
+
+try:
+    from booktools import runner
+except ImportError:  # run as a plain script in Colab's image, where booktools is not installed: the runner sits beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import runner
+
+CELL_TIMEOUT, NotebookRun = runner.CELL_TIMEOUT, runner.NotebookRun
 
 __all__ = ["NotebookRun", "issue_markdown", "main", "run_folder", "run_notebook", "solve", "summary_markdown"]
 
@@ -40,67 +47,19 @@ STARTUP = (
     'if importlib.util.find_spec("google") and importlib.util.find_spec("google.colab"):\n'
     "    import google.colab"
 )
-STATUSES = ("passed", "failed", "timed out", "kernel died")
 
 
-@dataclass(frozen=True)
-class NotebookRun:
-    """What happened to one notebook: its status, time and, when it failed, where and why."""
-
-    notebook: str
-    status: str
-    seconds: float
-    cell: int | None = None
-    source: str = ""
-    error: str = ""
-
-
-def _failing_cell(notebook: nbformat.NotebookNode) -> tuple[int | None, str, str]:
-    """The first code cell (counted from 1, the notebook's own cells) with an error output, its source and error."""
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    for number, cell in enumerate(code, 1):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                return number, cell.source, f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-    return None, "", ""
-
-
-def run_notebook(path: str | Path, kernel_name: str = "python3", timeout: int = 1800) -> NotebookRun:
-    """Execute the notebook at ``path`` in its folder; ``timeout`` bounds each cell, in seconds."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
+def run_notebook(path: str | Path, kernel_name: str = "python3", timeout: int = CELL_TIMEOUT) -> NotebookRun:
+    """Execute the notebook at ``path`` in its folder, as Colab would; ``timeout`` bounds each cell, in seconds."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(STARTUP))
-    client = NotebookClient(
-        notebook, kernel_name=kernel_name, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
-    )
-    start = time.perf_counter()
-    # A timeout or a dead kernel says so, whatever the interrupted cell printed.
-    status, reason = "passed", ""
-    try:
-        client.execute()
-    except CellTimeoutError as error:
-        status, reason = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
-    except DeadKernelError as error:
-        status, reason = "kernel died", f"the kernel died ({error})"
-    except CellExecutionError:
-        status = "failed"
-    seconds = time.perf_counter() - start
-    notebook.cells.pop(0)
-    if status == "passed":
-        return NotebookRun(path.name, status, seconds)
-    cell, source, error = _failing_cell(notebook)
-    if cell is None:
-        # A timeout or a dead kernel leaves no error output: the cell that was running is the first without outputs' count.
-        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-        running = next((n for n, c in enumerate(code, 1) if c.get("execution_count") is None), None)
-        cell, source = running, code[running - 1].source if running else ""
-    return NotebookRun(path.name, status, seconds, cell, source, reason or error)
+    run = runner.run_notebook(notebook, path.parent, timeout=timeout, kernel_name=kernel_name)
+    # The startup cell is the watch's, not the student's: count the notebook's own cells.
+    return replace(run, notebook=path.name, cell=run.cell - 1 if run.cell else None)
 
 
-def run_folder(folder: str | Path, kernel_name: str = "python3", timeout: int = 1800) -> list[NotebookRun]:
+def run_folder(folder: str | Path, kernel_name: str = "python3", timeout: int = CELL_TIMEOUT) -> list[NotebookRun]:
     """Run every notebook of ``folder``, in name order; a failing notebook does not stop the others.
 
     Raises
@@ -163,21 +122,29 @@ def issue_markdown(runs: list[NotebookRun], image: str = "") -> str:
 
 def solve(root: str | Path, out: str | Path) -> list[Path]:
     """Write each chapter's student notebook with the reference solutions in its blanks into ``out``."""
-    from booktools.notebooks import Book, chapters_with_code, student_notebook
+    from booktools.book import Book
+    from booktools.notebooks import student_notebook
 
     book = Book.from_config(root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for chapter in chapters_with_code(book.root / "book"):
-        target = out / chapter.with_suffix(".ipynb").name
+    for chapter in book.chapters_with_code:
+        target = out / chapter.path.with_suffix(".ipynb").name
         nbformat.write(student_notebook(chapter, book, solved=True), target)
         written.append(target)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="colab_watch", description=__doc__.splitlines()[0])
+    # argparse alone, not booktools.cli: in Colab's image this file runs without booktools.
+    parser = argparse.ArgumentParser(
+        prog="python -m booktools.colab_watch",
+        description=__doc__.splitlines()[0],
+        epilog="example:\n  python -m booktools.colab_watch solve --out solved\n"
+        "  python tools/src/booktools/colab_watch.py run solved --report colab-report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     solve_command = commands.add_parser("solve", help="write the solved student notebooks")
     solve_command.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
@@ -186,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     run_command.add_argument("folder", type=Path)
     run_command.add_argument("--report", type=Path, required=True, help="the folder for summary.md and issue.md")
     run_command.add_argument("--kernel", default="python3", help="the kernel to run them in (default: python3)")
-    run_command.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run (default: 1800)")
+    run_command.add_argument(
+        "--timeout", type=int, default=CELL_TIMEOUT, help=f"seconds a cell may run (default: {CELL_TIMEOUT})"
+    )
     run_command.add_argument("--image", default="", help="the runtime image, named in the report")
     args = parser.parse_args(argv)
     if args.command == "solve":

@@ -21,6 +21,9 @@ extension (listed in ``_config.yml``) adds what it lacks:
   chapter in the cache. A chapter that fails is not cached: myst-nb executes
   it once more as it reads it, so that the failure is reported (and its
   traceback written to ``reports/``) exactly as without this extension.
+* **One runner.** Each chapter runs through :func:`booktools.runner.run_notebook`,
+  with the cell timeout :data:`booktools.runner.CELL_TIMEOUT`, which the
+  extension also gives myst-nb (``_config.yml`` names none).
 * **Executed notebooks.** After each chapter is read, its notebook in
   ``jupyter_execute`` (which the site's download button offers) gets the
   outputs from the cache: in cache mode myst-nb writes it without them.
@@ -39,7 +42,6 @@ import math
 import os
 import re
 import tempfile
-import time
 import traceback
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -127,32 +129,28 @@ class Chapter:
     kernel: dict | None = None
 
 
-def _execute_one(chapter: Chapter, timeout: int | None, allow_errors: bool, environ: Mapping[str, str]) -> Chapter:
+def _execute_one(chapter: Chapter, timeout: int, allow_errors: bool, environ: Mapping[str, str]) -> Chapter:
     """Execute one chapter's notebook in its folder, with the measured kernel recording into a file of its own."""
-    from nbclient import NotebookClient
-
     from booktools.measured_kernel import CHAPTER_VARIABLE, RECORD_VARIABLE
+    from booktools.runner import run_notebook
 
     settings = chapter.notebook.metadata.get("execution", {})
-    timeout = settings.get("timeout", timeout)
-    allow_errors = settings.get("allow_errors", allow_errors)
     with tempfile.TemporaryDirectory(prefix="booktools-kernel-") as folder:
         record = Path(folder) / "kernel.jsonl"
         env = {**environ, CHAPTER_VARIABLE: chapter.docname, RECORD_VARIABLE: str(record)}
-        # No timing in the cells' metadata: jupyter-cache hashes that metadata, and myst-nb records none either.
-        client = NotebookClient(
-            chapter.notebook,
-            timeout=timeout,
-            allow_errors=allow_errors,
-            record_timing=False,
-            resources={"metadata": {"path": str(chapter.path.parent)}},
-        )
-        start = time.perf_counter()
         try:
-            client.execute(env=env)
-        except Exception:  # noqa: BLE001 - any failure is reported, and myst-nb reports it again as it reads the chapter
+            run = run_notebook(
+                chapter.notebook,
+                chapter.path.parent,
+                env=env,
+                timeout=settings.get("timeout", timeout),
+                allow_errors=settings.get("allow_errors", allow_errors),
+            )
+            chapter.seconds = run.seconds
+            if run.status != "passed":
+                chapter.error = f"{run.status} at code cell {run.cell}: {run.error}"
+        except Exception:  # noqa: BLE001 - the kernel would not start: myst-nb reports it again as it reads the chapter
             chapter.error = traceback.format_exc()
-        chapter.seconds = time.perf_counter() - start
         lines = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
         chapter.kernel = json.loads(lines[-1]) if lines else None
     return chapter
@@ -176,13 +174,13 @@ def execute_side_by_side(
     workers : int
         Kernels running at once.
     timeout : int, optional
-        Seconds a cell may run.
+        Seconds a cell may run (default: :data:`booktools.runner.CELL_TIMEOUT`).
     allow_errors : bool
         Go on after a cell fails.
     environ : mapping, optional
         The kernels' environment (default: this process's).
     threads_per_kernel : int
-        Set as ``CNNLAB_THREADS`` (and ``OMP_NUM_THREADS``) in each kernel's environment.
+        PyTorch threads of each kernel, set in its environment by :func:`booktools.runner.kernel_environment`.
     done : callable, optional
         Called with each chapter as it finishes, from the calling thread.
 
@@ -191,11 +189,10 @@ def execute_side_by_side(
     list of Chapter
         The same chapters, in the order they finished.
     """
-    # Imported here: cnnlab.threads imports PyTorch, which a build that executes nothing need not load.
-    from cnnlab.threads import THREADS_VARIABLE
+    from booktools.runner import CELL_TIMEOUT, kernel_environment
 
-    environ = dict(os.environ if environ is None else environ)
-    environ[THREADS_VARIABLE] = environ["OMP_NUM_THREADS"] = str(threads_per_kernel)
+    environ = kernel_environment(threads=threads_per_kernel, base=os.environ if environ is None else environ)
+    timeout = CELL_TIMEOUT if timeout is None else timeout
     finished = []
     # Threads are enough: each kernel is a process of its own, and the threads only wait for them.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="booktools-execute") as pool:
@@ -372,12 +369,32 @@ def _write_executed_notebook(app, doctree) -> None:
     target.write_text(nbformat.writes(executed), encoding="utf-8")
 
 
+# What Jupyter Book hands Sphinx when _config.yml names no execute.timeout.
+_JUPYTER_BOOK_DEFAULT_TIMEOUT = 30
+
+
+def _cell_timeout(app, config) -> None:
+    """Give myst-nb the cell timeout of :mod:`booktools.runner`, the one place that decides how notebooks execute."""
+    from sphinx.errors import ConfigError
+
+    from booktools.runner import CELL_TIMEOUT
+
+    if config.nb_execution_timeout not in (_JUPYTER_BOOK_DEFAULT_TIMEOUT, CELL_TIMEOUT):
+        raise ConfigError(
+            f"execute.timeout: {config.nb_execution_timeout} in _config.yml: the book's cell timeout is "
+            f"booktools.runner.CELL_TIMEOUT ({CELL_TIMEOUT} s), which every run of a notebook uses; "
+            "remove execute.timeout from _config.yml, and change it there."
+        )
+    config.nb_execution_timeout = CELL_TIMEOUT
+
+
 def setup(app) -> dict:
     """Register the extension with Sphinx."""
     app.add_config_value("book_execution_dependencies", [], "env")
     app.add_config_value("book_execution_environment", [], "env")
     app.add_config_value("book_execution_workers", 0, "env")
     # After myst-nb's own builder-inited handler, which sets up its configuration and cache path.
+    app.connect("config-inited", _cell_timeout)
     app.connect("builder-inited", _start, priority=900)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-before-read-docs", _execute_stale)

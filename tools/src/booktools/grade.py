@@ -37,7 +37,6 @@ spreadsheet would read as a formula is prefixed with an apostrophe.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -55,8 +54,8 @@ from pathlib import Path
 import nbformat
 
 from booktools import answers as answers_module
-from booktools import sandbox
-from booktools.autograder import GRADING_DIR, POINTS
+from booktools import cli, sandbox
+from booktools.autograder import GRADING_DIR, MANIFEST
 
 __all__ = [
     "GRADING_TRAINING_STEPS",
@@ -104,7 +103,7 @@ class _Run:
 
 
 def _questions(root: Path, chapter: str) -> list[dict]:
-    manifest = root / GRADING_DIR / chapter / "questions.json"
+    manifest = root / GRADING_DIR / chapter / MANIFEST
     if not manifest.is_file():
         known = sorted(p.name for p in (root / GRADING_DIR).iterdir()) if (root / GRADING_DIR).is_dir() else []
         raise FileNotFoundError(f"--chapter {chapter!r} has no autograder in {root / GRADING_DIR}: choose one of {known}.")
@@ -200,16 +199,13 @@ class _Sandbox:
 
 
 def _environment(data_root: Path) -> dict[str, str]:
-    from cnnlab.data.cache import MODE_VARIABLE, ROOT_VARIABLE
-    from cnnlab.threads import THREADS_VARIABLE
-    from cnnlab.train import TRAINING_STEPS_VARIABLE
+    """The sandbox's whole environment: the book kernels' settings (:mod:`booktools.runner`), and no more."""
+    from booktools.runner import kernel_environment
+    from cnnlab import environment
 
     return {
-        MODE_VARIABLE: "sample",
-        ROOT_VARIABLE: str(data_root),
-        TRAINING_STEPS_VARIABLE: str(GRADING_TRAINING_STEPS),
-        THREADS_VARIABLE: "1",
-        "OMP_NUM_THREADS": "1",
+        **kernel_environment(threads=1, mnist="sample", training_steps=GRADING_TRAINING_STEPS, base={}),
+        environment.DATA_DIR: str(data_root),
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -244,8 +240,6 @@ def _run_notebook(
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    from booktools.judge import HIDDEN
 
     run = _Run()
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -285,7 +279,7 @@ def _run_notebook(
 
     def grade_task(name: str) -> None:
         question = calls[name]
-        extra = tuple(variable for check, (variable, _) in HIDDEN.items() if check == question["check"])
+        extra = (question["hidden"]["variable"],) if "hidden" in question else ()
         cell = nbformat.v4.new_code_cell(_export_code(question["call"], extra, support))
         execute(cell)
         exported = _exported(cell)
@@ -409,7 +403,9 @@ def grade_submission(
         verdict = verdicts.get(q["name"])
         if verdict is None or run.own_checks.get(q["name"], "not run") is not None:
             return 0.0
-        return float(POINTS * bool(verdict.get("passed") is True) + (verdict.get("hidden") is True))
+        hidden = q.get("hidden", {}).get("points", 0)
+        own = q["points"] - hidden
+        return float(own * bool(verdict.get("passed") is True) + hidden * (verdict.get("hidden") is True))
 
     def feedback_of(q) -> str:
         name = q["name"]
@@ -503,10 +499,10 @@ def grade_folder(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m booktools.grade",
-        description="Grade a folder of handed-in notebooks of one exercise chapter, each in a sandbox.",
-        epilog="example: python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2",
+    parser = cli.parser(
+        "booktools.grade",
+        "Grade a folder of handed-in notebooks of one exercise chapter, each in a sandbox.",
+        "python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2",
     )
     parser.add_argument("folder", type=Path, help="the folder of submitted notebooks")
     parser.add_argument("--chapter", required=True, help="the exercise chapter, for example ex2-mnist-cnn")

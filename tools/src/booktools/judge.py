@@ -9,7 +9,8 @@ This process imports ``cnnlab.checks`` before it reads anything, rebuilds
 the answers as data (:mod:`booktools.answers`: no student code runs here),
 and calls the task's pristine self-check on them. Each output line is
 ``{"task": ..., "passed": ..., "hidden": ..., "message": ...}``: ``hidden``
-is the verdict of the task's hidden test, or null when it has none.
+is the verdict of the task's hidden test (``cnnlab.checks.HIDDEN_TESTS``,
+beside the chapter's self-checks), or null when it has none.
 
 The grader runs this command in a sandbox of its own, reading the answers
 on standard input and writing verdicts on standard output.
@@ -17,18 +18,17 @@ on standard input and writing verdicts on standard output.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 import torch
 
-from booktools import answers
+from booktools import answers, cli
 from cnnlab import checks, train
 from cnnlab.checks.common import Passed
 
-__all__ = ["HIDDEN", "judge", "main"]
+__all__ = ["SPECIAL", "judge", "main"]
 
 
 def _judge_train_epoch(train_epoch) -> str | None:
@@ -47,27 +47,6 @@ def _judge_train_epoch(train_epoch) -> str | None:
     return None
 
 
-def _trained_model_problem(model) -> str | None:
-    """Hidden test of Exercise 2: the network the student trained predicts most test digits, by the book's own loop."""
-    from cnnlab import loaders
-
-    if not isinstance(model, torch.nn.Module):
-        return "hidden test: there is no trained network called model"
-    _, test_loader, _ = loaders.mnist_loaders(batch_size=500, seed=0)
-    model.eval()
-    right = total = 0
-    with torch.no_grad():
-        for X, y in test_loader:
-            right += int((model(X).argmax(dim=1) == y).sum())
-            total += len(y)
-    share = right / max(total, 1)
-    if share <= 0.5:
-        return f"hidden test: the trained network predicts {share:.0%} of the test digits: training did not work"
-    return None
-
-
-# A task's hidden test: (the notebook variable it needs, the test). The self-check's function names it.
-HIDDEN = {"check_predict": ("model", _trained_model_problem)}
 # Self-checks that watch the student's function from inside: judged by a plain call against a reference.
 SPECIAL = {"check_train_epoch": _judge_train_epoch}
 
@@ -86,9 +65,9 @@ def judge(document: dict) -> dict:
                 raise answers.TransportError(f"{check!r} is not a self-check")
             result = function(*arguments)
             verdict["passed"] = isinstance(result, Passed)
-        if check in HIDDEN:
-            name, test = HIDDEN[check]
-            problem = test(extra.get(name))
+        if check in checks.HIDDEN_TESTS:
+            hidden = checks.HIDDEN_TESTS[check]
+            problem = hidden.test(extra.get(hidden.variable))
             verdict["hidden"] = problem is None
             verdict["message"] = verdict["message"] or (problem or "")
     except checks.SelfCheckError as error:
@@ -101,10 +80,10 @@ def judge(document: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m booktools.judge",
-        description="Judge exported answers (JSON lines on standard input) with pristine self-checks.",
-        epilog="example: python -m booktools.judge < answers.jsonl > verdicts.jsonl",
+    parser = cli.parser(
+        "booktools.judge",
+        "Judge exported answers (JSON lines on standard input) with pristine self-checks.",
+        "python -m booktools.judge < answers.jsonl > verdicts.jsonl",
     )
     parser.parse_args(argv)
     torch.set_num_threads(1)

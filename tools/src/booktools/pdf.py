@@ -30,7 +30,6 @@ cannot show the step-through animations' frames or the HTML outputs.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import http.server
 import re
@@ -47,6 +46,7 @@ from pathlib import Path
 
 import yaml
 
+from booktools import cli
 from booktools.citation import read_citation
 
 __all__ = [
@@ -272,7 +272,7 @@ def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booktools.pdf", description=__doc__.splitlines()[0])
+    parser = cli.parser("booktools.pdf", __doc__.splitlines()[0], "python -m booktools.pdf --path-output .")
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
     parser.add_argument(
         "--path-output", type=Path, default=None, help="the folder holding _build, as given to jupyter-book (default: the root)"
@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         page = single_page_build(root, build.parent)
         printed = print_book(page, build / "pdf", root, args.chromium)
-    except (RuntimeError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (RuntimeError, *cli.EXPECTED_ERRORS) as error:
+        cli.fail(error)
         return 1
     site = build / "html"
     for item in printed:

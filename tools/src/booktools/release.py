@@ -20,7 +20,6 @@ Three commands, from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -31,8 +30,10 @@ from pathlib import Path
 
 import yaml
 
+from booktools import cli
+from booktools.book import Book
 from booktools.citation import CITATION_FILE
-from booktools.notebooks import Book, chapters_with_code, write_student_notebooks
+from booktools.notebooks import write_student_notebooks
 from booktools.pdf import EDITIONS
 
 __all__ = ["TAG_PATTERN", "check_release", "main", "make_release", "package_assets", "point_at"]
@@ -129,8 +130,8 @@ def check_release(root: str | Path, tag: str) -> list[str]:
         problems.append("the student notebooks do not match the chapters and the tag")
     book = Book.from_config(root)
     address = f"git+{book.repository_url}@{tag}#subdirectory=code"
-    for chapter in chapters_with_code(root / "book"):
-        notebook = chapter.with_suffix(".ipynb")
+    for chapter in book.chapters_with_code:
+        notebook = chapter.path.with_suffix(".ipynb")
         if notebook.is_file() and address not in notebook.read_text(encoding="utf-8"):
             problems.append(f"{notebook.relative_to(root)} does not install cnnlab from {address}")
     return problems
@@ -169,14 +170,15 @@ def package_assets(root: str | Path, tag: str, out: str | Path, build: str | Pat
     written.append(site_zip)
     notebooks_zip = out / f"{tag}-student-notebooks.zip"
     with zipfile.ZipFile(notebooks_zip, "w", zipfile.ZIP_DEFLATED) as archive:
-        for chapter in chapters_with_code(root / "book"):
-            archive.write(chapter.with_suffix(".ipynb"), Path(f"{tag}-notebooks") / chapter.with_suffix(".ipynb").name)
+        for chapter in Book.from_config(root).chapters_with_code:
+            notebook = chapter.path.with_suffix(".ipynb")
+            archive.write(notebook, Path(f"{tag}-notebooks") / notebook.name)
     written.append(notebooks_zip)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booktools.release", description=__doc__.splitlines()[0])
+    parser = cli.parser("booktools.release", __doc__.splitlines()[0], "python -m booktools.release make 2027-spring")
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("make", help="make the release commit beside the current branch, and tag it")
@@ -202,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for path in package_assets(args.root, args.tag, args.out, args.build):
                 print(path)
-    except (ValueError, RuntimeError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (*cli.EXPECTED_ERRORS, RuntimeError) as error:
+        cli.fail(error)
         return 1
     return 0
 

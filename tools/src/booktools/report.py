@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from booktools import cli
 from booktools.kernel_usage import machine_file, read_usage, usage_file
 
 __all__ = ["read_execution_page", "read_device", "summary_markdown"]
@@ -97,9 +98,17 @@ def summary_markdown(html_dir: str | Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: print the summary of the build in ``argv[0]`` (default ``_build/html``)."""
-    argv = sys.argv[1:] if argv is None else argv
-    print(summary_markdown(argv[0] if argv else "_build/html"))
+    """Command line: print the summary of a built site."""
+    command = cli.parser(
+        "booktools.report",
+        "Print a Markdown summary of a book build: each chapter's execution time, peak memory, status and device.",
+        'python -m booktools.report _build/html >> "$GITHUB_STEP_SUMMARY"',
+    )
+    command.add_argument("html", nargs="?", type=Path, default=Path("_build/html"), help="the built site (default: _build/html)")
+    options = command.parse_args(argv)
+    if not options.html.is_dir():
+        command.error(f"{options.html} is not a folder: give the built site, such as _build/html (build the book first).")
+    print(summary_markdown(options.html))
     return 0
 
 

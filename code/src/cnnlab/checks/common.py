@@ -20,6 +20,7 @@ import torch.nn as nn
 from .. import shapes
 
 __all__ = [
+    "HiddenTest",
     "Passed",
     "SelfCheckError",
     "as_number",
@@ -46,6 +47,19 @@ class Passed:
 
     def __repr__(self) -> str:
         return f"✓ Task {self.task}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class HiddenTest:
+    """A grader's test of what a self-check cannot see, beside the chapter's self-checks.
+
+    ``test`` gets the notebook's variable ``variable`` and returns why the
+    answer fails, or None; passing earns ``points`` on top of the task's.
+    """
+
+    variable: str
+    test: Callable
+    points: int = 1
 
 
 def fail(task: str, message: str) -> None:

@@ -20,9 +20,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from .common import Passed, as_number, build, fail, logits_problem, require_module, run_model, self_check, two_numbers
+from .common import HiddenTest, Passed, as_number, build, fail, logits_problem, require_module, run_model, self_check, two_numbers
 
-__all__ = ["check_loss_and_optimizer", "check_network", "check_predict", "check_scores", "check_train_epoch"]
+__all__ = [
+    "HIDDEN_TESTS",
+    "check_loss_and_optimizer",
+    "check_network",
+    "check_predict",
+    "check_scores",
+    "check_train_epoch",
+    "trained_network_problem",
+]
 
 
 def _pair(value) -> tuple:
@@ -503,3 +511,30 @@ def check_scores(scores: Callable) -> Passed:
         if problem:
             fail(task, problem)
     return Passed(task, "accuracy and macro-averaged F1, precision and recall.")
+
+
+def trained_network_problem(model) -> str | None:
+    """The grader's hidden test of Ex 2.4: the network the student trained predicts most test digits.
+
+    It runs the book's own loop over the test set, not the student's
+    ``predict``, and returns why the network fails, or None.
+    """
+    from .. import loaders
+
+    if not isinstance(model, nn.Module):
+        return "hidden test: there is no trained network called model"
+    _, test_loader, _ = loaders.mnist_loaders(batch_size=500, seed=0)
+    model.eval()
+    right = total = 0
+    with torch.no_grad():
+        for X, y in test_loader:
+            right += int((model(X).argmax(dim=1) == y).sum())
+            total += len(y)
+    share = right / max(total, 1)
+    if share <= 0.5:
+        return f"hidden test: the trained network predicts {share:.0%} of the test digits: training did not work"
+    return None
+
+
+# What the grader tests in secret, by the self-check whose task it belongs to.
+HIDDEN_TESTS = {"check_predict": HiddenTest("model", trained_network_problem)}

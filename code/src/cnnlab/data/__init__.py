@@ -26,7 +26,8 @@ from pathlib import Path
 
 from torchvision import datasets, transforms
 
-from .cache import MODE_VARIABLE, MODES, ROOT_VARIABLE, cache_lock, cache_problem, data_root, mnist_mode, raw_folder
+from ..environment import MNIST_MODE
+from .cache import MODES, cache_lock, cache_problem, data_root, mnist_mode, raw_folder
 from .download import download_mnist, verify_full
 from .errors import MNISTDataError, MNISTDownloadError
 from .idx import RAW_FILES, check_raw_files, write_idx
@@ -34,9 +35,7 @@ from .sample import sample_problem, write_mnist_sample
 
 __all__ = [
     "MODES",
-    "MODE_VARIABLE",
     "RAW_FILES",
-    "ROOT_VARIABLE",
     "MNISTDataError",
     "MNISTDownloadError",
     "MNISTSource",
@@ -143,7 +142,7 @@ def prepare_mnist(
                     raise
                 raise MNISTDownloadError(
                     f"Could not prepare the full MNIST: {cache_problem(error, root / 'full')} "
-                    f"Or set {MODE_VARIABLE}=sample to use the offline sample."
+                    f"Or set {MNIST_MODE}=sample to use the offline sample."
                 ) from error
             why = cache_problem(error, root / "full") if isinstance(error, OSError) else str(error)
             reason = " ".join(getattr(error, "reason", why).split())

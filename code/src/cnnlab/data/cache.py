@@ -18,13 +18,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from ..environment import DATA_DIR, MNIST_MODE, setting
 from .errors import MNISTDataError
 
 __all__ = [
     "LOCK_TIMEOUT",
     "MODES",
-    "MODE_VARIABLE",
-    "ROOT_VARIABLE",
     "atomic_write",
     "cache_lock",
     "cache_problem",
@@ -36,8 +35,6 @@ __all__ = [
 LOCK_TIMEOUT = 600.0  # seconds to wait for another process preparing the same cache (a full download can take minutes)
 
 MODES = ("full", "sample", "auto")
-MODE_VARIABLE = "CNNLAB_MNIST"
-ROOT_VARIABLE = "CNNLAB_DATA_DIR"
 
 
 def mnist_mode(mode: str | None = None) -> str:
@@ -53,9 +50,9 @@ def mnist_mode(mode: str | None = None) -> str:
     >>> mnist_mode("sample")
     'sample'
     """
-    chosen = mode if mode is not None else os.environ.get(MODE_VARIABLE, "auto")
+    chosen = mode if mode is not None else setting(MNIST_MODE) or "auto"
     if chosen not in MODES:
-        origin = "mode" if mode is not None else MODE_VARIABLE
+        origin = "mode" if mode is not None else MNIST_MODE
         raise ValueError(f"{origin}={chosen!r} is not a MNIST mode: use one of {', '.join(MODES)}.")
     return chosen
 
@@ -75,12 +72,12 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     """
     if root is not None:
         origin, value = "root", os.fspath(root)
-    elif ROOT_VARIABLE in os.environ:
-        origin, value = ROOT_VARIABLE, os.environ[ROOT_VARIABLE]
+    elif setting(DATA_DIR) is not None:
+        origin, value = DATA_DIR, setting(DATA_DIR)
     else:
         return Path.home() / ".cache" / "cnnlab"
     if not str(value).strip():
-        raise ValueError(f"{origin}={value!r} is empty: give a folder for the MNIST files, or unset {ROOT_VARIABLE}.")
+        raise ValueError(f"{origin}={value!r} is empty: give a folder for the MNIST files, or unset {DATA_DIR}.")
     return Path(value).expanduser()
 
 
@@ -103,21 +100,21 @@ def cache_problem(error: OSError, root: str | os.PathLike) -> str:
     if isinstance(error, NotADirectoryError) or code == errno.ENOTDIR:
         return (
             f"{path} is not a folder ({reason}): a file lies where the MNIST cache needs a folder; "
-            f"set {ROOT_VARIABLE} to a folder, or move the file away."
+            f"set {DATA_DIR} to a folder, or move the file away."
         )
     if isinstance(error, FileExistsError) or code == errno.EEXIST:
         dangling = os.path.islink(path) and not os.path.exists(path)
         what = "a link to a folder that does not exist" if dangling else "in the way"
-        return f"{path} is {what} ({reason}): delete it, or set {ROOT_VARIABLE} to another folder."
+        return f"{path} is {what} ({reason}): delete it, or set {DATA_DIR} to another folder."
     if isinstance(error, IsADirectoryError) or code == errno.EISDIR:
         return f"{path} is a folder where an MNIST file should be ({reason}): delete the folder {path} and run again."
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"cannot write to {path} ({reason}): set {ROOT_VARIABLE} to a folder you can write to."
+        return f"cannot write to {path} ({reason}): set {DATA_DIR} to a folder you can write to."
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return f"no space left for {path} ({reason}): free some space, or set {ROOT_VARIABLE} to a folder on another disk."
+        return f"no space left for {path} ({reason}): free some space, or set {DATA_DIR} to a folder on another disk."
     if code == errno.EFBIG:
-        return f"the file system of {path} refuses a file this large ({reason}): set {ROOT_VARIABLE} to a folder on another disk."
-    return f"{type(error).__name__} at {path} ({reason}): set {ROOT_VARIABLE} to another folder, or delete {path} and run again."
+        return f"the file system of {path} refuses a file this large ({reason}): set {DATA_DIR} to a folder on another disk."
+    return f"{type(error).__name__} at {path} ({reason}): set {DATA_DIR} to another folder, or delete {path} and run again."
 
 
 def _file_mode() -> int:

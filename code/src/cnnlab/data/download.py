@@ -23,7 +23,8 @@ from pathlib import Path
 
 from torchvision import datasets
 
-from .cache import MODE_VARIABLE, atomic_write, cache_lock, raw_folder
+from ..environment import MNIST_MODE
+from .cache import atomic_write, cache_lock, raw_folder
 from .errors import MNISTDataError, MNISTDownloadError
 from .idx import check_raw_files
 
@@ -111,13 +112,13 @@ def verify_full(folder: str | os.PathLike) -> dict[str, int]:
         if not archive.is_file():
             raise MNISTDataError(
                 f"{archive} is missing, so the MNIST files in {raw} cannot be checked against the published checksums: "
-                f"run with {MODE_VARIABLE}=full to download them, or copy the four original .gz files there."
+                f"run with {MNIST_MODE}=full to download them, or copy the four original .gz files there."
             )
         digest = _md5(archive)
         if digest != md5:
             raise MNISTDataError(
                 f"{archive} is not the published MNIST file (MD5 {digest}, expected {md5}): delete it and run with "
-                f"{MODE_VARIABLE}=full to download it again, or copy the original file there."
+                f"{MNIST_MODE}=full to download it again, or copy the original file there."
             )
         unpacked = gzip.decompress(archive.read_bytes())
         target = raw / filename.removesuffix(".gz")
@@ -242,7 +243,7 @@ def download_mnist(
                 raise MNISTDownloadError(
                     f"Could not download {filename} into {raw} ({error}). The files there could not be used: {why} "
                     f"Check the internet connection and run again, copy the four MNIST .gz files into {raw} by hand, "
-                    f"or set {MODE_VARIABLE}=sample to use the offline sample.",
+                    f"or set {MNIST_MODE}=sample to use the offline sample.",
                     reason=f"{filename}: {error}",
                 ) from None
             atomic_write(archive, payload)

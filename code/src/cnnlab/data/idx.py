@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import MODE_VARIABLE, atomic_write, raw_folder
+from ..environment import MNIST_MODE
+from .cache import atomic_write, raw_folder
 from .errors import MNISTDataError
 
 __all__ = ["RAW_FILES", "check_raw_files", "write_idx"]
@@ -46,7 +47,7 @@ def _check_idx(path: Path, magic: int) -> int:
     if not path.is_file():
         raise MNISTDataError(
             f"MNIST file not found: {path}. Looked in {path.parent}; run again with "
-            f"{MODE_VARIABLE}=sample to use the offline sample, or {MODE_VARIABLE}=full to download."
+            f"{MNIST_MODE}=sample to use the offline sample, or {MNIST_MODE}=full to download."
         )
     with path.open("rb") as handle:
         header = handle.read(8 if magic == _LABEL_MAGIC else 16)

@@ -1,0 +1,76 @@
+"""The command-line style every ``python -m booktools.X`` shares.
+
+Each command is an :mod:`argparse` parser made by :func:`parser`: ``--help``
+says what it does and shows an example; a bad argument is a one-line error
+and exit status 2 (argparse's own). :func:`fail` turns an expected error of
+the command's work into that same one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from booktools.myst_plain import ChapterError
+
+__all__ = ["EXPECTED_ERRORS", "fail", "generator_main", "parser"]
+
+# What a command reports in one line instead of a traceback: a chapter, a setting or a file at fault.
+EXPECTED_ERRORS = (ChapterError, ValueError, OSError, yaml.YAMLError)
+
+
+def parser(module: str, description: str, example: str) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m <module>``, whose help ends with ``example``.
+
+    Examples
+    --------
+    >>> print(parser("booktools.x", "Do x.", "python -m booktools.x --root .").format_help().splitlines()[-1])
+      python -m booktools.x --root .
+    """
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def fail(error: BaseException) -> int:
+    """Print ``error`` as one line on standard error; return the exit status of a usage error, 2."""
+    print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+    return 2
+
+
+def generator_main(argv: list[str] | None, module: str, description: str, what: str, write: Callable) -> int:
+    """The command line of a generator of files from the chapters: write them, or check them with ``--check``.
+
+    ``write(root, check=...)`` returns the files it wrote or, with ``check``,
+    those out of date; ``what`` names them in the help. Chapter sources that
+    the table of contents does not list are reported, and nothing is
+    generated from them.
+    """
+    from booktools.book import Book
+
+    command = parser(module, description, f"python -m {module} --check")
+    command.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
+    command.add_argument("--check", action="store_true", help=f"write nothing; fail if {what} is out of date")
+    options = command.parse_args(argv)
+    try:
+        stray = Book.from_config(options.root).stray_sources()
+        changed = write(options.root, check=options.check)
+    except EXPECTED_ERRORS as error:
+        return fail(error)
+    for path in stray:
+        print(
+            f"warning: {path} is not in _toc.yml, so nothing is generated from it: list it there, or delete it.", file=sys.stderr
+        )
+    for path in changed:
+        print(("out of date: " if options.check else "wrote ") + str(path))
+    if options.check and changed:
+        print(f"Run `python -m {module}` and commit the result.", file=sys.stderr)
+        return 1
+    return 0
