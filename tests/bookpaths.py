@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 from booktools.book import Book
@@ -21,6 +22,75 @@ kernelspec:
   name: python3
 ---
 """
+
+
+# A small book for the tools' tests: an exercise chapter with one task, and another chapter it links to.
+CHAPTER = FRONT_MATTER + textwrap.dedent(
+    """\
+
+    # A chapter
+
+    Some text, see {doc}`the other chapter <other>`.
+
+    ```{code-cell} ipython3
+    import torch
+    ```
+
+    ```{exercise-start} Do it
+    :label: ex-1
+    ```
+
+    Make a layer.
+
+    ```{exercise-end}
+    ```
+
+    ```{solution-start} ex-1
+    :class: dropdown
+    ```
+
+    The secret explanation.
+
+    ```{code-cell} ipython3
+    layer = torch.nn.Linear(
+        3, 2
+    )  # ✎
+    print(layer)  # given
+    ```
+
+    ```{solution-end}
+    ```
+
+    ```{code-cell} ipython3
+    check(layer)
+    ```
+    """
+)
+OTHER = "# The other chapter\n\n(sec-target)=\n## A section\n\n$$\ny = x\n$$ (eq-line)\n"
+TOC = "format: jb-book\nroot: book/other\nchapters:\n  - file: book/chapter\n"
+CONFIG = """\
+repository:
+  url: https://github.com/me/book/
+  branch: term1
+parse:
+  myst_enable_extensions: [colon_fence, dollarmath]
+"""
+
+
+def small_book(root: Path, chapters: dict[str, str | None]) -> Book:
+    """A book in ``root`` whose table of contents lists ``chapters`` in order (the first is the landing page).
+
+    Each chapter's text is written to ``book/<name>.md``; a chapter given None is listed but not written.
+    """
+    (root / "book").mkdir(parents=True, exist_ok=True)
+    (root / "_config.yml").write_text(CONFIG, encoding="utf-8")
+    names = [f"book/{name}" for name in chapters]
+    entries = "".join(f"  - file: {name}\n" for name in names[1:])
+    (root / "_toc.yml").write_text(f"format: jb-book\nroot: {names[0]}\n" + (f"chapters:\n{entries}" if entries else ""))
+    for name, text in chapters.items():
+        if text is not None:
+            (root / "book" / f"{name}.md").write_text(text, encoding="utf-8")
+    return Book.from_config(root)
 
 
 # Every list of chapters the tests use comes from the book's own, _toc.yml (booktools.book): a chapter

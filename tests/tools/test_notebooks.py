@@ -7,72 +7,16 @@ import textwrap
 import nbformat
 import pytest
 
-from bookpaths import FRONT_MATTER
+from bookpaths import CHAPTER, OTHER, TOC, small_book
 from booktools import notebooks
 from booktools.book import Book
 from booktools.chapter import marker_lines
 from booktools.myst_plain import ChapterError, markdown_parser, myst_leftovers
 
-CHAPTER = FRONT_MATTER + textwrap.dedent(
-    """\
-
-    # A chapter
-
-    Some text, see {doc}`the other chapter <other>`.
-
-    ```{code-cell} ipython3
-    import torch
-    ```
-
-    ```{exercise-start} Do it
-    :label: ex-1
-    ```
-
-    Make a layer.
-
-    ```{exercise-end}
-    ```
-
-    ```{solution-start} ex-1
-    :class: dropdown
-    ```
-
-    The secret explanation.
-
-    ```{code-cell} ipython3
-    layer = torch.nn.Linear(
-        3, 2
-    )  # ✎
-    print(layer)  # given
-    ```
-
-    ```{solution-end}
-    ```
-
-    ```{code-cell} ipython3
-    check(layer)
-    ```
-    """
-)
-
-OTHER = "# The other chapter\n\n(sec-target)=\n## A section\n\n$$\ny = x\n$$ (eq-line)\n"
-TOC = "format: jb-book\nroot: book/other\nchapters:\n  - file: book/chapter\n"
-CONFIG = """\
-repository:
-  url: https://github.com/me/book/
-  branch: term1
-parse:
-  myst_enable_extensions: [colon_fence, dollarmath]
-"""
-
 
 @pytest.fixture
 def book(tmp_path):
-    (tmp_path / "book").mkdir()
-    (tmp_path / "_config.yml").write_text(CONFIG, encoding="utf-8")
-    (tmp_path / "_toc.yml").write_text(TOC, encoding="utf-8")
-    (tmp_path / "book" / "other.md").write_text(OTHER, encoding="utf-8")
-    return Book.from_config(tmp_path)
+    return small_book(tmp_path, {"other": OTHER, "chapter": None})
 
 
 def write(book, text, name="chapter"):

@@ -11,9 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-from bookpaths import GIT_IDENTITY, book_repository, git
+from bookpaths import GIT_IDENTITY, book_repository, chapters_with_code, git
 from booktools import release
-from booktools.notebooks import chapters_with_code
 from booktools.pdf import EDITIONS
 
 TAG = "term-2027-spring"
@@ -31,8 +30,8 @@ def repository(tmp_path, monkeypatch):
 
 def setup_cell_addresses(repo: Path) -> set[str]:
     addresses = set()
-    for chapter in chapters_with_code(repo / "book"):
-        first = nbformat.read(chapter.with_suffix(".ipynb"), as_version=4).cells[0].source
+    for chapter in chapters_with_code(repo):
+        first = nbformat.read(repo / f"{chapter}.ipynb", as_version=4).cells[0].source
         addresses.add(first.split('"CNNLAB_PACKAGE_URL", "')[1].split('"')[0])
     return addresses
 
@@ -58,7 +57,7 @@ def test_a_release_points_its_notebooks_buttons_and_citation_at_its_tag_and_leav
     assert release.check_release(repository, TAG) == []
     changed = set(git(repository, "diff", "--name-only", main_before, TAG).splitlines())
     assert changed == {"_config.yml", "CITATION.cff"} | {
-        f"book/{chapter.stem}.ipynb" for chapter in chapters_with_code(repository / "book")
+        f"{chapter}.ipynb" for chapter in chapters_with_code(repository)
     }
     # Jupyter Book hands the tag to the theme, which builds the Colab and Binder buttons from it.
     sphinx = subprocess.run(["jupyter-book", "config", "sphinx", str(repository)], capture_output=True, text=True, check=True)
@@ -128,4 +127,4 @@ def test_assets_are_the_site_both_pdfs_and_the_student_notebooks(repository, tmp
     site = zipfile.ZipFile(tmp_path / "dist" / f"{TAG}-site.zip").namelist()
     assert sorted(site) == [f"{TAG}-site/book/ex1-conv-pool.html", f"{TAG}-site/index.html"]
     notebooks = zipfile.ZipFile(tmp_path / "dist" / f"{TAG}-student-notebooks.zip").namelist()
-    assert sorted(notebooks) == sorted(f"{TAG}-notebooks/{c.stem}.ipynb" for c in chapters_with_code(repository / "book"))
+    assert sorted(notebooks) == sorted(f"{TAG}-notebooks/{Path(c).name}.ipynb" for c in chapters_with_code(repository))

@@ -12,6 +12,8 @@ import torch
 from torchvision import datasets
 
 from cnnlab import data
+from cnnlab.threads import requested_threads
+from cnnlab.train import training_steps
 
 RAW_NAMES = list(data.RAW_FILES)
 
@@ -143,12 +145,18 @@ def test_write_idx_errors(tmp_path, array, error, message):
 # The cache folder, the lock and safe writing --------------------------------------------
 
 
-def test_cache_folder_expands_home_and_refuses_empty(monkeypatch):
+def test_cache_folder_expands_home_and_an_empty_variable_counts_as_unset(monkeypatch):
     monkeypatch.setenv("CNNLAB_DATA_DIR", "~/mnist-cache")
     assert data.data_root() == Path.home() / "mnist-cache"
-    monkeypatch.setenv("CNNLAB_DATA_DIR", "")
-    with pytest.raises(ValueError, match="CNNLAB_DATA_DIR='' is empty: give a folder for the MNIST files"):
-        data.data_root()
+    for empty in ("", "  "):
+        monkeypatch.setenv("CNNLAB_DATA_DIR", empty)
+        assert data.data_root() == Path.home() / ".cache" / "cnnlab"
+    monkeypatch.setenv("CNNLAB_MNIST", "")
+    assert data.mnist_mode() == "auto"
+    monkeypatch.setenv("CNNLAB_THREADS", " ")
+    assert requested_threads() is None
+    monkeypatch.setenv("CNNLAB_TRAINING_STEPS", "")
+    assert training_steps(7500) == 7500
     with pytest.raises(ValueError, match="root='  ' is empty"):
         data.data_root("  ")
 

@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import stat
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 import torch.nn as nn
 from filelock import FileLock
 
-from bookpaths import FRONT_MATTER, ROOT
+from bookpaths import CHAPTER, OTHER, ROOT, small_book
 from booktools import notebooks
 from booktools.myst_plain import ChapterError
 from cnnlab import checks, conv, data, figures, loaders, metrics, models, threads
@@ -307,50 +306,15 @@ for name, kwargs, error, words in [
 
 # The student-notebook generator ---------------------------------------------------------------------
 
-CHAPTER = FRONT_MATTER + textwrap.dedent(
-    """\
-
-    # A chapter
-
-    ```{code-cell} ipython3
-    import torch
-    ```
-
-    PROSE
-
-    ```{exercise-start} Make a layer
-    :label: ex-1
-    ```
-
-    Make a layer.
-
-    ```{exercise-end}
-    ```
-
-    ```{solution-start} ex-1
-    :class: dropdown
-    ```
-
-    ```{code-cell} ipython3
-    layer = torch.nn.Linear(3, 2)  # ✎
-    ```
-
-    ```{solution-end}
-    ```
-    """
-)
-
 
 def generate(prose="", old=None, new=None):
     def action(tmp_path, monkeypatch):
-        (tmp_path / "book").mkdir()
-        (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/me/book\n")
-        text = CHAPTER.replace("PROSE", prose)
+        text = CHAPTER.replace("Some text,", f"{prose}\n\nSome text,") if prose else CHAPTER
         if old is not None:
+            assert old in text, old
             text = text.replace(old, new)
-        path = tmp_path / "book" / "chapter.md"
-        path.write_text(text)
-        return notebooks.student_notebook(path, notebooks.Book.from_config(tmp_path))
+        book = small_book(tmp_path, {"other": OTHER, "chapter": text})
+        return notebooks.student_notebook(book.chapter("book/chapter"), book)
 
     return action
 
@@ -388,7 +352,7 @@ probe(
 probe(
     "generator",
     "solution-start without end",
-    generate(old="```{solution-end}\n```\n", new=""),
+    generate(old="```{solution-end}\n```\n\n```{code-cell} ipython3\ncheck(layer)\n```\n", new=""),
     ChapterError,
     "has no matching solution-end",
 )
@@ -400,6 +364,14 @@ probe(
     "marker outside a solution",
 )
 probe("generator", "solution cell without a marker", generate(old="  # ✎", new=""), ChapterError, "has no '# ✎' marker")
+probe(
+    "generator",
+    "an answer line left unmarked beside a marked one",
+    generate(old="print(layer)  # given\n", new="channels = 2\nprint(layer)  # given\n"),
+    ChapterError,
+    "chapter.md:39:",
+    "'channels = 2' carries no marker",
+)
 
 
 def command_line(*arguments):

@@ -88,7 +88,7 @@ def summary_markdown(runs: list[NotebookRun], image: str = "") -> str:
 
     Examples
     --------
-    >>> print(summary_markdown([NotebookRun("a.ipynb", "passed", 1.23)]))
+    >>> print(summary_markdown([NotebookRun("passed", 1.23, notebook="a.ipynb")]))
     ### Student notebooks in Colab's runtime
     <BLANKLINE>
     | notebook | status | time (s) | failing cell | error |
