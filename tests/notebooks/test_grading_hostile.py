@@ -17,7 +17,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -186,7 +185,7 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 22 hostile or odd Exercise 1 notebooks, each in its own sandbox")
+@pytest.mark.slow("grades 17 hostile or honest Exercise 1 notebooks, each in its own sandbox")
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
@@ -196,15 +195,11 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
             code = code.replace(placeholder, value)
         nbformat.write(with_cell_after_imports(blank(), code), folder / f"{name}.ipynb")
     nbformat.write(solved(), folder / "solved.ipynb")
-    # Honest work saved in other ways: another kernelspec, an upper-case suffix, an odd name, two spellings of José.
+    # Honest work saved with another kernelspec runs in the grading kernel all the same. (Odd file names, two
+    # spellings of one name and the CSVs' safety are tested without a kernel, in tests/tools/test_grade_command.py.)
     conda = solved()
     conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
     nbformat.write(conda, folder / "saved-in-conda.ipynb")
-    nbformat.write(solved(), folder / "carol.IPYNB")
-    nbformat.write(solved(), folder / "..ipynb")
-    nbformat.write(solved(), folder / "=1+1.ipynb")
-    nbformat.write(blank(), folder / f"{unicodedata.normalize('NFC', 'José')}.ipynb")
-    nbformat.write(blank(), folder / f"{unicodedata.normalize('NFD', 'José')}.ipynb")
     # Can the memory limit (3 GiB of data per process) be passed? If so, the notebook loses every point.
     hog = with_cell_after_imports(
         solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
@@ -225,7 +220,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         "--jobs",
         "2",
         "--time-limit",
-        "45",
+        "30",
     ]
     process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_SECRET": secret})
     assert process.returncode == 0, process.stdout + process.stderr
@@ -245,16 +240,10 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     assert secret not in text and "GRADER_SECRET" not in text and str(ROOT) not in text
     for name in ATTACKS:
         assert summary[f"{name}.ipynb"]["points"] == "0", f"{name}: {summary[f'{name}.ipynb']}"
-    for name in ("solved.ipynb", "saved-in-conda.ipynb", "carol.IPYNB", "..ipynb", "=1+1.ipynb", "memory-hog.ipynb"):
+    for name in ("solved.ipynb", "saved-in-conda.ipynb", "memory-hog.ipynb"):
         assert summary[name]["points"] == "8" and summary[name]["max_points"] == "8", f"{name}: {summary[name]}"
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
-    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 45 + 60
+    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 30 + 60
     assert summary["endless-with-detached-child-holding-the-pipe.ipynb"]["status"] == "time limit"
-    assert summary["=1+1.ipynb"]["student"] == "'=1+1" and summary["=1+1.ipynb"]["file"] == "'=1+1.ipynb"
-    assert summary["..ipynb"]["student"] == "."
-    josé = [row for file, row in summary.items() if file.startswith("Jos")]
-    assert len(josé) == 2 and {row["student"] for row in josé} == {unicodedata.normalize("NFC", "José")}
-    assert all("the same student as" in row["status"] for row in josé)
     assert "skipped 'notes.txt': not an .ipynb file" in process.stderr
-    assert "names the same student as" in process.stderr

@@ -1,6 +1,12 @@
-"""The grading command's own failures are clear; grading itself is tested in tests/notebooks/test_grading.py."""
+"""The grading command without a kernel: its own failures, the points and feedback of each task, the CSVs.
+
+Grading real notebooks end to end is tested in tests/notebooks/test_grading.py and test_grading_hostile.py.
+"""
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +87,80 @@ def test_a_time_limit_or_job_count_that_cannot_work_is_refused(tmp_path, capsys,
     with pytest.raises(SystemExit):
         grade.main([str(tmp_path), "--chapter", "ex1-conv-pool", "--out", str(tmp_path / "out"), *option])
     assert f"{option[0]} {option[1]} must be" in capsys.readouterr().err
+
+
+# The points and feedback of each task, from a run and the judge's verdicts: no kernel needed.
+QUESTIONS = [
+    {"name": "q1", "check": "check_a", "call": "checks.check_a(a)", "points": 2},
+    {"name": "q2", "check": "check_b", "call": "checks.check_b(b)", "points": 3, "hidden": {"variable": "model", "points": 1}},
+]
+SUBMISSION = grade.Submission(Path("alice.ipynb"), "alice")
+
+
+def results(run, verdicts):
+    return {t.task: (t.points, t.max_points, t.feedback) for t in grade.task_results(SUBMISSION, QUESTIONS, run, verdicts)}
+
+
+def test_a_task_earns_its_points_when_its_own_check_ran_cleanly_and_the_judge_agrees():
+    run = grade.KernelRun(own_checks={"q1": None, "q2": None})
+    verdicts = {"q1": {"passed": True, "hidden": None, "message": ""}, "q2": {"passed": True, "hidden": True, "message": ""}}
+    assert results(run, verdicts) == {"q1": (2, 2, ""), "q2": (3, 3, "")}
+
+
+def test_the_hidden_test_adds_its_own_points_and_says_why_it_failed():
+    run = grade.KernelRun(own_checks={"q1": None, "q2": None})
+    verdicts = {
+        "q1": {"passed": True, "hidden": None, "message": ""},
+        "q2": {"passed": True, "hidden": False, "message": "hidden test: training did not work"},
+    }
+    assert results(run, verdicts)["q2"] == (2, 3, "hidden test: training did not work")
+
+
+def test_the_students_own_failing_check_costs_the_points_even_if_the_judge_would_pass():
+    run = grade.KernelRun(own_checks={"q1": "SelfCheckError: Task 1: use 3 channels", "q2": None})
+    verdicts = {"q1": {"passed": True}, "q2": {"passed": False, "hidden": True, "message": "Task 2: wrong stride"}}
+    got = results(run, verdicts)
+    assert got["q1"] == (0, 2, "SelfCheckError: Task 1: use 3 channels")
+    assert got["q2"] == (1, 3, "Task 2: wrong stride"), "the hidden point stands on its own"
+
+
+def test_a_run_that_stopped_says_why_on_every_task_it_never_reached():
+    run = grade.KernelRun(own_checks={"q1": None}, status="time limit", stopped="not graded: the submission ran past")
+    got = results(run, {"q1": {"passed": True}})
+    assert got["q1"] == (2, 2, "") and got["q2"] == (0, 3, "not graded: the submission ran past")
+    assert results(grade.KernelRun(), {})["q1"] == (0, 2, "not graded: this task's self-check never ran")
+    no_answer = results(grade.KernelRun(own_checks={"q1": None, "q2": None}), {})
+    assert no_answer["q1"] == (0, 2, "not graded: the grader received no answer for this task")
+
+
+def test_the_folder_gives_one_row_per_task_and_per_file_with_names_made_safe(tmp_path, monkeypatch):
+    import unicodedata
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = ["=1+1.ipynb", "carol.IPYNB", unicodedata.normalize("NFD", "José") + ".ipynb", "José.ipynb"]
+    for name in names:
+        (folder / name).write_text("{}")
+
+    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox):
+        run = grade.KernelRun(own_checks={"q1": None, "q2": None})
+        verdicts = {
+            "q1": {"passed": True},
+            "q2": {"passed": submission.student != "carol", "hidden": True, "message": "Task 2: no"},
+        }
+        return grade.task_results(submission, QUESTIONS, run, verdicts), "graded"
+
+    monkeypatch.setattr(grade, "grade_submission", fake)
+    monkeypatch.setattr(grade, "prepare_sample", lambda: tmp_path)
+    monkeypatch.setattr(grade, "_questions", lambda root, chapter: QUESTIONS)
+    grade.grade_folder(folder, ROOT, "ex1-conv-pool", tmp_path / "out", time_limit=10, jobs=2)
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8") as file:
+        summary = {row["file"]: row for row in csv.DictReader(file)}
+    with (tmp_path / "out" / "grades.csv").open(encoding="utf-8") as file:
+        grades = list(csv.DictReader(file))
+    assert len(grades) == 2 * len(names) and len(summary) == len(names)
+    assert summary["'=1+1.ipynb"]["student"] == "'=1+1" and summary["'=1+1.ipynb"]["points"] == "5"
+    assert summary["carol.IPYNB"]["points"] == "3" and summary["carol.IPYNB"]["max_points"] == "5"
+    josé = [row for file, row in summary.items() if file.startswith("Jos")]
+    assert {row["student"] for row in josé} == {"José"} and all("the same student as" in row["status"] for row in josé)
+    assert all(row["sandbox"] == "bubblewrap" for row in summary.values())

@@ -56,9 +56,7 @@ def test_a_release_points_its_notebooks_buttons_and_citation_at_its_tag_and_leav
     assert citation["version"] == TAG and str(citation["date-released"]) == "2027-01-11"
     assert release.check_release(repository, TAG) == []
     changed = set(git(repository, "diff", "--name-only", main_before, TAG).splitlines())
-    assert changed == {"_config.yml", "CITATION.cff"} | {
-        f"{chapter}.ipynb" for chapter in chapters_with_code(repository)
-    }
+    assert changed == {"_config.yml", "CITATION.cff"} | {f"{chapter}.ipynb" for chapter in chapters_with_code(repository)}
     # Jupyter Book hands the tag to the theme, which builds the Colab and Binder buttons from it.
     sphinx = subprocess.run(["jupyter-book", "config", "sphinx", str(repository)], capture_output=True, text=True, check=True)
     assert f"'repository_branch': '{TAG}'" in (repository / "conf.py").read_text(), sphinx.stdout

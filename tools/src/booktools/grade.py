@@ -59,6 +59,7 @@ from booktools.autograder import GRADING_DIR, MANIFEST
 
 __all__ = [
     "GRADING_TRAINING_STEPS",
+    "KernelRun",
     "Submission",
     "TaskResult",
     "find_submissions",
@@ -67,6 +68,7 @@ __all__ = [
     "main",
     "prepare_sample",
     "spreadsheet_safe",
+    "task_results",
 ]
 
 GRADING_TRAINING_STEPS = 1000
@@ -93,7 +95,7 @@ class Submission:
 
 
 @dataclass
-class _Run:
+class KernelRun:
     """What the sandboxed run of one notebook produced, kept by the grader."""
 
     exports: dict[str, dict] = field(default_factory=dict)
@@ -228,7 +230,7 @@ def _run_notebook(
     use_sandbox: bool,
     time_limit: float,
     env: dict[str, str],
-) -> _Run:
+) -> KernelRun:
     """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export.
 
     Each cell may run for what is left of the time limit; when it overruns, the
@@ -241,7 +243,7 @@ def _run_notebook(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    run = _Run()
+    run = KernelRun()
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     argv = box.command(kernel_argv, limits, env) if use_sandbox else kernel_argv
     specs = box.work / "kernels" / "grading"
@@ -322,7 +324,7 @@ def _run_notebook(
     return run
 
 
-def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
+def _judge(run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
     """The judge's verdict on each exported task, from a fresh sandboxed process."""
     if not run.exports:
         return {}
@@ -350,54 +352,14 @@ def _judge(run: _Run, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, 
     return verdicts
 
 
-def grade_submission(
-    submission: Submission | Path,
-    root: Path,
-    chapter: str,
-    time_limit: float,
-    data_root: Path,
-    limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
-    use_sandbox: bool = True,
-) -> tuple[list[TaskResult], str]:
-    """Grade one submission; return a result per task and the submission's status.
+def task_results(submission: Submission, questions: list[dict], run: KernelRun, verdicts: dict[str, dict]) -> list[TaskResult]:
+    """Each task's points and feedback, from what the sandboxed run kept and what the judge said.
 
-    ``data_root`` is the cache folder that holds the MNIST sample (:func:`prepare_sample`); the sandbox reads it.
+    A task earns its points only when its self-check cell ran cleanly in the
+    student's kernel and the judge passed the answer; the hidden test's points
+    (``questions.json``'s ``hidden``) come on top when it passes too. A task
+    whose self-check never ran gets the reason the run stopped.
     """
-    if isinstance(submission, Path):
-        submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
-    root = root.resolve()
-    questions = _questions(root, chapter)
-
-    def every_task(points_of, feedback_of) -> list[TaskResult]:
-        return [
-            TaskResult(
-                submission.student,
-                submission.path.name,
-                q["name"],
-                min(points_of(q), q["points"]),
-                q["points"],
-                _clean(feedback_of(q)),
-            )
-            for q in questions
-        ]
-
-    try:
-        notebook = nbformat.read(submission.path, as_version=4)
-        nbformat.validate(notebook)
-    except Exception as error:  # noqa: BLE001 - any way a file can fail to be a notebook
-        reason = f"not graded: {submission.path.name} is not a readable notebook ({type(error).__name__})"
-        return every_task(lambda q: 0, lambda q: reason), "unreadable"
-    notebook.metadata.pop("kernelspec", None)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    import cnnlab
-
-    env = _environment(data_root)
-    with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent)
-        run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
-        verdicts = _judge(run, box, limits, use_sandbox, env)
 
     def points_of(q) -> float:
         verdict = verdicts.get(q["name"])
@@ -421,7 +383,56 @@ def grade_submission(
             return str(verdict.get("message") or "the grader's check of this answer failed")
         return ""
 
-    return every_task(points_of, feedback_of), run.status
+    return [
+        TaskResult(
+            submission.student,
+            submission.path.name,
+            q["name"],
+            min(points_of(q), q["points"]),
+            q["points"],
+            _clean(feedback_of(q)),
+        )
+        for q in questions
+    ]
+
+
+def grade_submission(
+    submission: Submission | Path,
+    root: Path,
+    chapter: str,
+    time_limit: float,
+    data_root: Path,
+    limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
+    use_sandbox: bool = True,
+) -> tuple[list[TaskResult], str]:
+    """Grade one submission; return a result per task and the submission's status.
+
+    ``data_root`` is the cache folder that holds the MNIST sample (:func:`prepare_sample`); the sandbox reads it.
+    """
+    if isinstance(submission, Path):
+        submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
+    root = root.resolve()
+    questions = _questions(root, chapter)
+
+    try:
+        notebook = nbformat.read(submission.path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # noqa: BLE001 - any way a file can fail to be a notebook
+        reason = f"not graded: {submission.path.name} is not a readable notebook ({type(error).__name__})"
+        return task_results(submission, questions, KernelRun(stopped=reason), {}), "unreadable"
+    notebook.metadata.pop("kernelspec", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    import cnnlab
+
+    env = _environment(data_root)
+    with tempfile.TemporaryDirectory(prefix="grade-") as work:
+        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent)
+        run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
+        verdicts = _judge(run, box, limits, use_sandbox, env)
+
+    return task_results(submission, questions, run, verdicts), run.status
 
 
 def prepare_sample() -> Path:
