@@ -6,17 +6,39 @@ other test, the doctests of ``cnnlab`` and ``booktools`` included, is a
 
 At the end of a run the summary gives each layer's wall time (the time during
 which at least one of its tests was running, on any worker) and the slowest
-tests, each with the reason its ``slow`` mark gives.
+tests, each with the reason its ``slow`` mark gives. A layer that took more
+than 20% longer than the time recorded in ``tests/layer-times.json`` is
+flagged there, so that a slow test is noticed the day it lands (update the
+record when a layer grows on purpose, with the machine that measured it).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 LAYERS = ("unit", "book", "notebooks", "browser")
 SLOW_SECONDS = 15
+RECORDED_TIMES = Path(__file__).parent / "tests" / "layer-times.json"
+GROWTH_FLAGGED = 0.2
+
+
+def growth_note(seconds: float, recorded: float | None, threshold: float = GROWTH_FLAGGED) -> str:
+    """A flag for a layer that took more than ``threshold`` longer than ``recorded``, or an empty string.
+
+    Examples
+    --------
+    >>> growth_note(130, 100)
+    '  GREW 30% over the 100 s recorded in tests/layer-times.json'
+    >>> growth_note(115, 100), growth_note(115, None)
+    ('', '')
+    """
+    if not recorded or seconds <= recorded * (1 + threshold):
+        return ""
+    return f"  GREW {seconds / recorded - 1:.0%} over the {recorded:.0f} s recorded in tests/layer-times.json"
 
 
 def pytest_collection_modifyitems(items):
@@ -70,9 +92,15 @@ class LayerClock:
             return
         write = terminalreporter.write_line
         terminalreporter.section("wall time per layer")
+        try:
+            recorded = json.loads(RECORDED_TIMES.read_text(encoding="utf-8"))["seconds"]
+        except (OSError, ValueError, KeyError):
+            recorded = {}
         for layer in LAYERS:
             if self.intervals[layer]:
-                write(f"{layer:>10}: {merged_seconds(self.intervals[layer]):7.1f} s  ({len(self.names[layer])} tests)")
+                seconds = merged_seconds(self.intervals[layer])
+                note = growth_note(seconds, recorded.get(layer))
+                write(f"{layer:>10}: {seconds:7.1f} s  ({len(self.names[layer])} tests){note}")
         slow = sorted(((seconds, nodeid) for nodeid, seconds in self.tests.items() if seconds >= SLOW_SECONDS), reverse=True)
         if slow:
             terminalreporter.section(f"tests over {SLOW_SECONDS} s, and why")
