@@ -112,3 +112,18 @@ def test_the_kernel_record_survives_a_killed_kernel(tmp_path):
     (line,) = record.read_text().splitlines()
     saved = json.loads(line)
     assert saved["chapter"] == "book/x" and saved["peak_memory_mb"] > 5 and saved["wall_s"] > 0.3
+
+
+def test_the_cell_timeout_is_the_runners_and_a_timeout_in_the_config_is_refused():
+    from types import SimpleNamespace
+
+    from sphinx.errors import ConfigError
+
+    from booktools.runner import CELL_TIMEOUT
+
+    for given in (30, CELL_TIMEOUT):  # 30: Jupyter Book's value when _config.yml names none
+        config = SimpleNamespace(nb_execution_timeout=given)
+        execution._cell_timeout(None, config)
+        assert config.nb_execution_timeout == CELL_TIMEOUT
+    with pytest.raises(ConfigError, match="remove execute.timeout from _config.yml"):
+        execution._cell_timeout(None, SimpleNamespace(nb_execution_timeout=45))
