@@ -37,6 +37,7 @@ import pytest
 from bookpaths import GIT_IDENTITY, ROOT, book_repository, chapters_with_code
 from booktools import colab_watch, notebooks, release
 from booktools.book import Book
+from booktools.runner import CELL_TIMEOUT
 
 pytestmark = pytest.mark.notebooks
 
@@ -149,8 +150,8 @@ def run_nbval(notebook: nbformat.NotebookNode, path: Path) -> None:
     """Run ``notebook`` under nbval in the Colab-like kernel; its folder is the kernel's, as book/ is for the build."""
     nbformat.write(notebook, path)
     process = subprocess.run(
-        [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL, "--nbval-cell-timeout", "900"]
-        + ["-p", "no:cacheprovider", "-q", str(path)],
+        [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL]
+        + ["--nbval-cell-timeout", str(CELL_TIMEOUT), "-p", "no:cacheprovider", "-q", str(path)],
         cwd=path.parent,
         env={**os.environ},
         capture_output=True,
@@ -240,6 +241,7 @@ def test_a_term_release_notebook_installs_cnnlab_from_its_tag(built_book, tmp_pa
     assert origin["url"] == book.repository_url, "cnnlab came from elsewhere than the address the notebook names"
 
 
+@pytest.mark.slow("runs two solved notebooks in the Colab-like kernel with the watch's own script")
 def test_the_colab_watch_runs_solved_notebooks_and_names_the_cell_that_broke(colab_kernel, tmp_path):
     """The weekly watch's own script, run here as the workflow runs it in Colab's image, on a kernel like Colab's."""
     solved = tmp_path / "solved"

@@ -104,7 +104,7 @@ def run_notebook(
     status, reason = "passed", ""
     start = time.perf_counter()
     try:
-        client.execute(env=None if env is None else dict(env))
+        client.execute(**({} if env is None else {"env": dict(env)}))  # env=None would reach the kernel provisioner
     except CellTimeoutError as error:
         status, reason = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
     except DeadKernelError as error:
