@@ -1,7 +1,7 @@
 """The self-checks, tried as students answer: realistic answers to every task, run in one process.
 
-Each case is an answer a student could write, most of them the reference
-solution with one line changed. A wrong answer must raise ``SelfCheckError``
+Each case is an answer a student could write, most of them the chapter's own
+solution (read from the chapter, :mod:`mutations`) with one line changed. A wrong answer must raise ``SelfCheckError``
 with a message that names its real cause and the fix; an answer that is right
 in another way must pass. No case may end in any other exception.
 
@@ -11,14 +11,14 @@ The cases are grouped by the kind of mistake (``KIND``), which
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import mutations
 import pytest
 import torch
+from mutations import edit, expect, reference_answer
 
 from cnnlab import checks, models
 
@@ -54,22 +54,13 @@ class Case:
 
 
 def define(code: str, name: str):
-    namespace: dict = {}
-    exec(PRELUDE + textwrap.dedent(code), namespace)  # noqa: S102 - the answers are the suite's own code
-    return namespace[name]
+    return mutations.define(PRELUDE, code, name)
 
 
 def evaluate(expression: str):
     namespace: dict = {}
     exec(PRELUDE, namespace)  # noqa: S102 - the answers are the suite's own code
     return eval(expression, namespace)
-
-
-def edit(source: str, *changes: tuple[str, str]) -> str:
-    for old, new in changes:
-        assert old in source, f"{old!r} is not in the reference answer"
-        source = source.replace(old, new, 1)
-    return source
 
 
 CASES: list[Case] = []
@@ -142,29 +133,7 @@ for id, kind, layer, expected in [
 
 # Exercise 2.1: the network -----------------------------------------------------------------
 
-MODEL = """\
-class MNISTModel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.fc1 = nn.Linear(20 * 4 * 4, 50)
-        self.fc2 = nn.Linear(50, 10)
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.maxpool(x)
-        x = F.relu(x)
-        x = self.conv2(x)
-        x = self.maxpool(x)
-        x = F.relu(x)
-        x = x.flatten(start_dim=1)
-        x = self.fc1(x)
-        x = F.relu(x)
-        x = self.fc2(x)
-        return x
-"""
+MODEL = reference_answer("ex2-mnist-cnn", "ex-2-1")
 BLOCK_2 = "        x = self.conv2(x)\n        x = self.maxpool(x)\n        x = F.relu(x)\n"
 
 for id, kind, changes, expected in [
@@ -325,21 +294,7 @@ for id, kind, loss_fn, optimizer, expected in [
 
 # Exercise 2.2: the training loop -------------------------------------------------------------
 
-TRAIN = """\
-def train_epoch(model, train_loader, loss_fn, optimizer, device):
-    model.train()
-    losses = []
-    for X, y in train_loader:
-        X = X.to(device)
-        y = y.to(device)
-        optimizer.zero_grad()
-        outputs = model(X)
-        loss = loss_fn(outputs, y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-"""
+TRAIN = reference_answer("ex2-mnist-cnn", "ex-2-2")
 
 for id, kind, changes, expected in [
     ("reference", "right", [], None),
@@ -410,19 +365,7 @@ case("2.2 train none", "blank", checks.check_train_epoch, lambda: [None], "train
 
 # Exercise 2.3: predictions ---------------------------------------------------------------------
 
-PREDICT = """\
-def predict(model, test_loader, device):
-    model.eval()
-    true_batches, predicted_batches = [], []
-    with torch.no_grad():
-        for X, y in test_loader:
-            outputs = model(X.to(device))
-            predicted_batches.append(outputs.argmax(dim=1).cpu())
-            true_batches.append(y)
-    y_true = torch.cat(true_batches).numpy()
-    y_pred = torch.cat(predicted_batches).numpy()
-    return y_true, y_pred
-"""
+PREDICT = reference_answer("ex2-mnist-cnn", "ex-2-3")
 
 for id, kind, changes, expected in [
     ("reference", "right", [], None),
@@ -524,14 +467,7 @@ for id, kind, changes, expected in [
 
 # Exercise 2.3: scores ------------------------------------------------------------------------
 
-SCORES = """\
-def scores(y_true, y_pred):
-    accuracy = accuracy_score(y_true, y_pred)
-    f1 = f1_score(y_true, y_pred, average="macro")
-    precision = precision_score(y_true, y_pred, average="macro")
-    recall = recall_score(y_true, y_pred, average="macro")
-    return accuracy, f1, precision, recall
-"""
+SCORES = reference_answer("ex2-mnist-cnn", "ex-2-3-scores")
 
 for id, kind, changes, expected in [
     ("reference", "right", [], None),
@@ -623,30 +559,7 @@ for id, kind, changes, expected in [
 
 # Exercise 3.1: sequential blocks ---------------------------------------------------------------
 
-SEQUENTIAL = """\
-class MNISTSequential(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv_blocks = nn.Sequential(
-            nn.Conv2d(1, 10, kernel_size=5),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-            nn.Conv2d(10, 20, kernel_size=5),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-        )
-        self.lin_blocks = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(320, 50),
-            nn.ReLU(),
-            nn.Linear(50, 10),
-        )
-
-    def forward(self, x):
-        x = self.conv_blocks(x)
-        x = self.lin_blocks(x)
-        return x
-"""
+SEQUENTIAL = reference_answer("ex3-sequential", "ex-3-1")
 SECOND_BLOCK = "            nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(2),\n            nn.ReLU(),\n"
 THREE_BLOCKS = """\
 class MNISTSequential(nn.Module):
@@ -783,32 +696,7 @@ case("3.1 blank", "blank", checks.check_sequential_model, lambda: [None], "MNIST
 
 # Exercise 3.2: batchnorm and dropout ---------------------------------------------------------------
 
-REGULARISED = """\
-class MNISTRegularised(nn.Module):
-    def __init__(self, dropout=0.2):
-        super().__init__()
-        self.conv_blocks = nn.Sequential(
-            nn.Conv2d(1, 10, kernel_size=5),
-            nn.BatchNorm2d(10),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-            nn.Dropout2d(dropout),
-            nn.Conv2d(10, 20, kernel_size=5),
-            nn.BatchNorm2d(20),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-            nn.Dropout2d(dropout),
-        )
-        self.lin_blocks = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(models.flatten_size(self.conv_blocks), 50),
-            nn.ReLU(),
-            nn.Linear(50, 10),
-        )
-
-    def forward(self, x):
-        return self.lin_blocks(self.conv_blocks(x))
-"""
+REGULARISED = reference_answer("ex3-sequential", "ex-3-2")
 NORM_2 = "            nn.BatchNorm2d(20),\n"
 
 for id, kind, changes, expected in [
@@ -1016,15 +904,7 @@ case("3.3 blank", "blank", checks.check_variant, lambda: [None], "your variant i
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_self_check(case):
     torch.manual_seed(0)
-    arguments = case.answer()
-    if case.expected is None:
-        assert isinstance(case.check(*arguments), checks.Passed)
-    else:
-        with pytest.raises(checks.SelfCheckError) as caught:
-            case.check(*arguments)
-        message = str(caught.value)
-        assert re.search(case.expected, message), f"expected {case.expected!r}\ngot     {message!r}"
-        assert message.startswith("Task ")
+    expect(case.check, case.answer(), case.expected)
 
 
 def test_the_suite_covers_every_kind():

@@ -1,6 +1,6 @@
 """The brain-tissue chapter's self-checks, tried as students answer, in one process.
 
-Each case is the chapter's reference answer with one change: right in another
+Each case is the chapter's reference answer (read from the chapter, :mod:`mutations`) with one change: right in another
 way (must pass), a plain mistake, a blank left as it was, or an answer that
 crashes. A wrong answer must raise ``SelfCheckError`` naming the task, what
 is wrong and the fix; nothing else may escape.
@@ -8,11 +8,10 @@ is wrong and the fix; nothing else may escape.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections import Counter
 
 import pytest
+from mutations import define, edit, expect, reference_answer
 
 from cnnlab import checks
 
@@ -25,14 +24,7 @@ import torch.nn.functional as F
 
 KINDS = ("right", "wrong", "blank", "crash")
 
-BLOCK = """\
-def conv_block(in_channels, out_channels):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(),
-    )
-"""
+BLOCK = reference_answer("ex4-brain-tissue", "ex-4-1")
 
 NET = (
     BLOCK
@@ -54,38 +46,11 @@ class TissueNet(nn.Module):
 """
 )
 
-DICE = """\
-def dice_per_class(predicted, labels, num_classes=4):
-    scores = []
-    for c in range(num_classes):
-        A, B = predicted == c, labels == c
-        overlap = (A & B).sum().float()
-        scores.append(2 * overlap / (A.sum() + B.sum()))
-    return torch.stack(scores)
-"""
+DICE = reference_answer("ex4-brain-tissue", "ex-4-3")
 
-SPLIT = """\
-def slab_split(z, test_slab, gap):
-    first, last = test_slab
-    test = (z >= first) & (z <= last)
-    train = (z < first - gap) | (z > last + gap)
-    return torch.nonzero(train).flatten(), torch.nonzero(test).flatten()
-"""
+SPLIT = reference_answer("ex4-brain-tissue", "ex-4-4")
 
 CASES = []
-
-
-def define(code, name):
-    namespace = {}
-    exec(PRELUDE + textwrap.dedent(code), namespace)  # noqa: S102 - the answers are the suite's own code
-    return namespace[name]
-
-
-def edit(source, *changes):
-    for old, new in changes:
-        assert old in source, f"{old!r} is not in the reference answer"
-        source = source.replace(old, new, 1)
-    return source
 
 
 def case(id, kind, check, source, name, expected=None):
@@ -397,15 +362,7 @@ for id, kind, changes, expected in [
 
 @pytest.mark.parametrize(("check", "source", "name", "expected"), CASES)
 def test_self_check(check, source, name, expected):
-    answer = define(source, name)
-    if expected is None:
-        assert isinstance(check(answer), checks.Passed)
-        return
-    with pytest.raises(checks.SelfCheckError) as caught:
-        check(answer)
-    message = str(caught.value)
-    assert message.startswith("Task 4."), message
-    assert re.search(expected, message, re.S), f"expected {expected!r}\ngot     {message!r}"
+    expect(check, [define(PRELUDE, source, name)], expected, task="4.")
 
 
 def test_the_suite_covers_every_kind():
