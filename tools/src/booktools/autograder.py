@@ -32,10 +32,12 @@ import nbformat
 
 from booktools.book import Book
 from booktools.chapter import Chapter
-from booktools.cli import generator_main
+from booktools.cli import generator_main, sync_files
 from booktools.notebooks import student_notebook
 
 __all__ = ["GRADING_DIR", "MANIFEST", "POINTS", "SOLUTION", "Question", "chapter_questions", "main", "write_autograders"]
+
+DESCRIPTION = "Write each exercise chapter's autograder, grading/<chapter>/: its tasks and its answer key."
 
 GRADING_DIR = "grading"
 MANIFEST = "questions.json"
@@ -98,22 +100,12 @@ def write_autograders(root: str | Path = ".", check: bool = False) -> list[Path]
     """
     book = Book.from_config(root)
     grading = book.root / GRADING_DIR
-    changed = []
     wanted: dict[Path, str] = {}
     for chapter in book.exercise_chapters:
         folder = grading / chapter.path.stem
         wanted.update({folder / relative: text for relative, text in autograder_files(chapter, book).items()})
-    present = {path for path in grading.rglob("*") if path.is_file()} if grading.is_dir() else set()
-    for path in sorted(present - set(wanted)):
-        changed.append(path)
-        if not check:
-            path.unlink()
-    for path, text in wanted.items():
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            changed.append(path)
-            if not check:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+    present = [path for path in grading.rglob("*") if path.is_file()] if grading.is_dir() else []
+    changed = sync_files(wanted, present, check)
     if not check and grading.is_dir():
         for folder in sorted((p for p in grading.rglob("*") if p.is_dir()), reverse=True):
             if not any(folder.iterdir()):
@@ -123,13 +115,7 @@ def write_autograders(root: str | Path = ".", check: bool = False) -> list[Path]
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate the autograders, or check them with ``--check``."""
-    return generator_main(
-        argv,
-        "booktools.autograder",
-        "Write each exercise chapter's autograder, grading/<chapter>/: its tasks and its answer key.",
-        "an autograder",
-        write_autograders,
-    )
+    return generator_main(argv, "booktools.autograder", DESCRIPTION, "an autograder", write_autograders)
 
 
 if __name__ == "__main__":

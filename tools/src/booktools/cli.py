@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
 
 from booktools.myst_plain import ChapterError
 
-__all__ = ["EXPECTED_ERRORS", "fail", "generator_main", "parser"]
+__all__ = ["EXPECTED_ERRORS", "fail", "generator_main", "parser", "sync_files"]
 
 # What a command reports in one line instead of a traceback: a chapter, a setting or a file at fault.
 EXPECTED_ERRORS = (ChapterError, ValueError, OSError, yaml.YAMLError)
@@ -74,3 +74,24 @@ def generator_main(argv: list[str] | None, module: str, description: str, what: 
         print(f"Run `python -m {module}` and commit the result.", file=sys.stderr)
         return 1
     return 0
+
+
+def sync_files(wanted: dict[Path, str], present: Iterable[Path], check: bool) -> list[Path]:
+    """Make the generated files on disk be ``wanted`` (path -> text); return the paths that differ.
+
+    A wanted file that is missing or whose text differs is written; a file of
+    ``present`` that is not wanted (its chapter gone) is deleted. With
+    ``check``, nothing is written or deleted: the paths are only returned.
+    """
+    changed = []
+    for path in sorted(set(present) - set(wanted)):
+        changed.append(path)
+        if not check:
+            path.unlink()
+    for path, text in wanted.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            changed.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return changed

@@ -79,13 +79,15 @@ def judge(document: dict) -> dict:
     return verdict
 
 
+USAGE = (
+    "booktools.judge",
+    "Judge exported answers (JSON lines on standard input) with pristine self-checks.",
+    "python -m booktools.judge < answers.jsonl > verdicts.jsonl",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser(
-        "booktools.judge",
-        "Judge exported answers (JSON lines on standard input) with pristine self-checks.",
-        "python -m booktools.judge < answers.jsonl > verdicts.jsonl",
-    )
-    parser.parse_args(argv)
+    cli.parser(*USAGE).parse_args(argv)
     torch.set_num_threads(1)
     for line in sys.stdin:
         if not line.strip():

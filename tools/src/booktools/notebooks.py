@@ -36,7 +36,7 @@ import nbformat
 
 from booktools.book import Book
 from booktools.chapter import BLANK_MARKER, Chapter, CodeCell, read_chapter
-from booktools.cli import generator_main
+from booktools.cli import generator_main, sync_files
 from booktools.myst_plain import ChapterError, PlainMarkdown
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "student_notebook",
     "write_student_notebooks",
 ]
+
+DESCRIPTION = "Write each chapter's student notebook, book/<chapter>.ipynb, from its MyST source."
 
 PACKAGE_URL_VARIABLE = "CNNLAB_PACKAGE_URL"
 _KEPT_TAGS = ("raises-exception",)
@@ -256,33 +258,18 @@ def write_student_notebooks(root: str | Path = ".", check: bool = False) -> list
         Notebooks written (or removed), or, with ``check``, notebooks out of date.
     """
     book = Book.from_config(root)
-    changed = []
-    wanted = set()
-    for chapter in book.chapters_with_code:
-        target = chapter.path.with_suffix(".ipynb")
-        wanted.add(target.resolve())
-        text = nbformat.writes(student_notebook(chapter, book)) + "\n"
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            changed.append(target)
-            if not check:
-                target.write_text(text, encoding="utf-8")
-    for leftover in sorted((book.root / "book").rglob("*.ipynb")):
-        if leftover.resolve() not in wanted and ".ipynb_checkpoints" not in leftover.parts:
-            changed.append(leftover)
-            if not check:
-                leftover.unlink()
+    wanted = {
+        chapter.path.with_suffix(".ipynb"): nbformat.writes(student_notebook(chapter, book)) + "\n"
+        for chapter in book.chapters_with_code
+    }
+    present = [path for path in (book.root / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts]
+    changed = sync_files(wanted, present, check)
     return changed
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate the student notebooks, or check them with ``--check``."""
-    return generator_main(
-        argv,
-        "booktools.notebooks",
-        "Write each chapter's student notebook, book/<chapter>.ipynb, from its MyST source.",
-        "a student notebook",
-        write_student_notebooks,
-    )
+    return generator_main(argv, "booktools.notebooks", DESCRIPTION, "a student notebook", write_student_notebooks)
 
 
 if __name__ == "__main__":

@@ -134,10 +134,8 @@ def _sequential_blocks(model: nn.Module, task: str) -> int:
 def check_sequential_model(model) -> Passed:
     """Ex 3.1: the Exercise 2 network rewritten with ``nn.Sequential`` blocks.
 
-    Parameters
-    ----------
-    model : type or nn.Module
-        The class (built here, so that a failing ``__init__`` is explained) or an instance.
+    ``model`` is the class, which is built here so that a failing ``__init__``
+    is explained, or an instance of it.
     """
     task = "3.1"
     model = build(model, task, "MNISTSequential")
