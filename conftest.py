@@ -41,6 +41,30 @@ def growth_note(seconds: float, recorded: float | None, threshold: float = GROWT
     return f"  GREW {seconds / recorded - 1:.0%} over the {recorded:.0f} s recorded in tests/layer-times.json"
 
 
+BUILD_FIXTURES = ("built_book", "printed_book")
+
+
+def run_order(item) -> tuple[int, int]:
+    """Where a test runs in the session: the book build first, then every test that does not need it, slow ones
+    first, then those that read the build. A worker then never waits for the build while other work is left.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> def test(fixtures=(), slow=False, name="test_x"):
+    ...     return SimpleNamespace(fixturenames=fixtures, name=name, get_closest_marker=lambda mark: slow or None)
+    >>> [run_order(t) for t in (test(), test(slow=True), test(("built_book",)), test(("built_book",), name=BUILD_TEST))]
+    [(1, 1), (1, 0), (2, 1), (0, 0)]
+    """
+    if item.name == BUILD_TEST:
+        return (0, 0)
+    needs_build = any(fixture in item.fixturenames for fixture in BUILD_FIXTURES)
+    return (2 if needs_build else 1, 0 if item.get_closest_marker("slow") else 1)
+
+
+BUILD_TEST = "test_build_succeeds_without_warnings"
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if not any(item.get_closest_marker(layer) for layer in LAYERS):
@@ -48,6 +72,7 @@ def pytest_collection_modifyitems(items):
         slow = item.get_closest_marker("slow")
         if slow is not None and not (slow.args and str(slow.args[0]).strip()):
             raise pytest.UsageError(f"{item.nodeid}: give the slow mark its reason, @pytest.mark.slow('why it takes long').")
+    items.sort(key=run_order)  # stable: within each rank, the collection order
 
 
 def merged_seconds(intervals: list[tuple[float, float]]) -> float:

@@ -94,6 +94,14 @@ def test_intended_error_is_shown(built_book):
     assert cell is not None and "kernel_size=7 is larger than the padded input" in cell.get_text()
 
 
+@pytest.mark.parametrize("name", chapters_with_code())
+def test_testing_markers_stay_out_of_the_readers_sight(built_book, name):
+    soup = page(built_book, name)
+    assert "NBVAL" not in soup.get_text()
+    if name == "book/building-blocks":  # a chapter with outputs nbval compares: the tag is a class, never text
+        assert soup.select(".tag_nbval-check-output")
+
+
 def test_no_page_loads_anything_from_another_host(built_book):
     pages = sorted(built_book.html.rglob("*.html"))
     assert len(pages) >= len(toc_chapters())

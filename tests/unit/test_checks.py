@@ -229,6 +229,7 @@ for id, kind, changes, expected in [
 
 case("2.1 instance", "right", checks.check_network, lambda: [define(MODEL, "MNISTModel")()])
 case("2.1 blank class", "blank", checks.check_network, lambda: [None], r"MNISTModel is still a blank")
+case("2.1 on the meta device", "true", checks.check_network, lambda: [define(MODEL, "MNISTModel")().to("meta")], "meta device")
 
 # Exercise 2.2: loss and optimiser ----------------------------------------------------------
 
@@ -281,6 +282,15 @@ for id, kind, loss_fn, optimizer, expected in [
         "optim.SGD(other.parameters(), lr=0.001, momentum=0.9)",
         "does not hold this model's parameters",
     ),
+    (
+        "label smoothing",
+        "true",
+        "nn.CrossEntropyLoss(label_smoothing=0.1)",
+        SGD,
+        "label_smoothing=0.1.*keep the plain cross-entropy",
+    ),
+    ("class weights", "true", "nn.CrossEntropyLoss(weight=torch.ones(10))", SGD, "weighs the classes"),
+    ("explicit defaults", "right", "nn.CrossEntropyLoss(reduction='mean', label_smoothing=0.0)", SGD, None),
     ("blank loss", "blank", "None", SGD, "loss_fn is still None"),
     ("blank optimizer", "blank", "nn.CrossEntropyLoss()", "None", "optimizer is still None"),
 ]:
@@ -362,6 +372,15 @@ for id, kind, changes, expected in [
     )
 
 case("2.2 train none", "blank", checks.check_train_epoch, lambda: [None], "train_epoch is not a function")
+# A train_epoch that trains the notebook's own network rather than its argument.
+GLOBAL_MODEL = "cnn = models.MNISTModel()\n" + edit(TRAIN, ("outputs = model(X)", "outputs = cnn(X)"))
+case(
+    "2.2 train the notebook's model",
+    "true",
+    checks.check_train_epoch,
+    lambda: [define(GLOBAL_MODEL, "train_epoch")],
+    "did not run the model it was given: inside the function use its argument model",
+)
 
 # Exercise 2.3: predictions ---------------------------------------------------------------------
 
@@ -472,6 +491,7 @@ SCORES = reference_answer("ex2-mnist-cnn", "ex-2-3-scores")
 for id, kind, changes, expected in [
     ("reference", "right", [], None),
     ("mean", "right", [("accuracy_score(y_true, y_pred)", "(y_true == y_pred).mean()")], None),
+    ("a list of four", "right", [("return accuracy, f1, precision, recall", "return [accuracy, f1, precision, recall]")], None),
     ("accuracy swapped", "right", [("accuracy_score(y_true, y_pred)", "accuracy_score(y_pred, y_true)")], None),
     (
         "zero_division",
@@ -633,7 +653,13 @@ for id, kind, source, expected in [
         "functional relu",
         "traceback",
         edit(SEQUENTIAL, ("            nn.ReLU(),\n            nn.Conv2d", "            F.relu,\n            nn.Conv2d")),
-        "nn.Sequential takes modules only .* nn.ReLU\\(\\) instead of F.relu",
+        "nn.Sequential takes modules only.* nn.ReLU\\(\\) instead of F.relu",
+    ),
+    (
+        "ReLU class not called",
+        "traceback",
+        edit(SEQUENTIAL, ("            nn.ReLU(),\n            nn.Conv2d", "            nn.ReLU,\n            nn.Conv2d")),
+        "nn.Sequential takes modules only, not classes: call the class with its brackets, nn.ReLU\\(\\)",
     ),
     (
         "no flatten",

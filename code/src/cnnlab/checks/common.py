@@ -4,6 +4,14 @@ A self-check never lets a raw traceback reach the student: building the model,
 running it and calling the student's functions all happen here, and any
 failure becomes a :class:`SelfCheckError` that names the task, the layer or
 line at fault and the fix.
+
+The vocabulary every exercise chapter's checks speak, so that a new chapter
+gets it for free: :func:`is_blank` (a ✎ line left as ``None`` or ``...``),
+:func:`error_hint` (what a raw Python or PyTorch error from a student's code
+usually means: a blank, ``and``/``or`` on tensors, a function or an uncalled
+class where ``nn.Sequential`` needs a module, 0/0 in plain Python, the meta
+device), :func:`call_answer` (a student's function called with any failure
+turned into a message), :func:`build` and :func:`run_model`.
 """
 
 from __future__ import annotations
@@ -16,16 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.overrides import TorchFunctionMode
 
 from .. import shapes
 
 __all__ = [
+    "FunctionCall",
     "HiddenTest",
     "Passed",
     "SelfCheckError",
     "as_number",
     "build",
+    "call_answer",
+    "error_hint",
     "fail",
+    "is_blank",
+    "record_functions",
     "logits_problem",
     "require_module",
     "run_model",
@@ -67,6 +81,125 @@ def fail(task: str, message: str) -> None:
     raise SelfCheckError(f"Task {task}: {message}")
 
 
+def is_blank(value) -> bool:
+    """Whether ``value`` is a blank of the student notebook left as it was: ``None`` or ``...``.
+
+    Examples
+    --------
+    >>> is_blank(None), is_blank(...), is_blank(0)
+    (True, True, False)
+    """
+    return value is None or value is Ellipsis
+
+
+_BLANK_TEXTS = ("NoneType", "Ellipsis", "ellipsis")
+
+
+def error_hint(error: BaseException) -> str | None:
+    """What a raw error raised by a student's code usually means, and the fix; None for an error it does not know.
+
+    Examples
+    --------
+    >>> import torch
+    >>> try:
+    ...     bool(torch.tensor([1, 2]) > 0)
+    ... except RuntimeError as error:
+    ...     print(error_hint(error).split(":")[0])
+    Python's and, or, not and chained comparisons (a < b < c) ask one True or False of a whole tensor
+    >>> error_hint(ZeroDivisionError("division by zero")).split(":")[0]
+    'a division by zero in plain Python'
+    """
+    text = str(error)
+    if any(blank in text for blank in _BLANK_TEXTS):
+        return "a blank is still empty: fill in every line marked ✎"
+    if "Boolean value of Tensor with more than" in text or "bool value of Tensor with more than" in text:
+        return (
+            "Python's and, or, not and chained comparisons (a < b < c) ask one True or False of a whole tensor: "
+            "combine tensors element by element with &, | and ~, each comparison in brackets, as in "
+            "(z >= first) & (z <= last)"
+        )
+    if "is not a Module subclass" in text:
+        if "functional" in text or "function" in text:
+            return (
+                "nn.Sequential takes modules only, not functions: use the module nn.ReLU() instead of F.relu "
+                "(and nn.MaxPool2d(2) instead of F.max_pool2d)"
+            )
+        return "nn.Sequential takes modules only, not classes: call the class with its brackets, nn.ReLU() rather than nn.ReLU"
+    if isinstance(error, ZeroDivisionError):
+        return (
+            "a division by zero in plain Python: where both counts are 0 the score is undefined, so return NaN "
+            "there (float('nan')), or divide tensors, which give NaN by themselves"
+        )
+    if "meta" in text and ("device" in text or "Tensor.item()" in text or "data-dependent" in text):
+        return (
+            "the model is on the meta device, where tensors have a shape but no values: build it on the CPU, "
+            "without device='meta'"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A PyTorch function a forward pass called: its name, the shapes of its tensor arguments, and its options."""
+
+    name: str
+    shapes: tuple
+    options: dict
+    tensors: tuple = ()  # the ids of its tensor arguments, to tell one tensor from two
+
+
+class _Recorder(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[FunctionCall] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        flat = [item for arg in args for item in (arg if isinstance(arg, (list, tuple)) else [arg])]
+        tensors = [item for item in flat if isinstance(item, torch.Tensor)]
+        shapes = tuple(tuple(item.shape) for item in tensors)
+        options = {key: kwargs[key] for key in ("dim", "pad", "mode") if key in kwargs}
+        name = getattr(func, "__name__", str(func))
+        if name in ("cat", "concat", "concatenate") and "dim" not in options:
+            options["dim"] = args[1] if len(args) > 1 else 0
+        if name == "pad" and "pad" not in options and len(args) > 1:
+            options["pad"] = tuple(args[1])
+        self.calls.append(FunctionCall(name, shapes, options, tuple(id(item) for item in tensors)))
+        return func(*args, **kwargs)
+
+
+def record_functions(function: Callable, *arguments) -> tuple[object, list[FunctionCall]]:
+    """``function(*arguments)`` and every PyTorch function it called on the way (``cat``, ``pad``, ``relu``...), in order.
+
+    Functional calls and those made inside modules both count: ``nn.ReLU``
+    calls ``relu``, as ``F.relu`` does.
+
+    Examples
+    --------
+    >>> _, calls = record_functions(lambda x: torch.cat([x, x.relu()], dim=1), torch.zeros(1, 2))
+    >>> [(call.name, call.options) for call in calls]
+    [('relu', {}), ('cat', {'dim': 1})]
+    """
+    recorder = _Recorder()
+    with recorder:
+        result = function(*arguments)
+    return result, recorder.calls
+
+
+def call_answer(function: Callable, arguments: tuple, call: str, task: str):
+    """``function(*arguments)``, the student's function; any failure becomes a message naming ``call`` and the fix."""
+    try:
+        return function(*arguments)
+    except SelfCheckError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a failing answer becomes a message
+        text = " ".join(str(error).split())[:300]
+        hint = error_hint(error)
+        if hint is not None and hint.startswith("a blank"):
+            fail(task, f"{call} failed because a blank is still empty ({text}): fill in every line marked ✎.")
+        fail(task, f"{call} raised {type(error).__name__}: {text}" + (f". {hint[0].upper()}{hint[1:]}." if hint else "."))
+
+
 def self_check(task: str, subject: str) -> Callable:
     """Make a check function safe: any failure other than a :class:`SelfCheckError` becomes one.
 
@@ -82,8 +215,11 @@ def self_check(task: str, subject: str) -> Callable:
     >>> try:
     ...     check_layer(None)
     ... except SelfCheckError as error:
-    ...     print(str(error).split(". Compare")[0])
+    ...     message = str(error)
+    >>> print(message.split(". ")[0])
     Task 9.9: the self-check could not use your layer (AttributeError: 'NoneType' object has no attribute 'out_channels')
+    >>> print(message.split(". ")[-1])
+    A blank is still empty: fill in every line marked ✎.
     """
 
     def decorate(check: Callable) -> Callable:
@@ -96,9 +232,14 @@ def self_check(task: str, subject: str) -> Callable:
             except Exception as error:  # noqa: BLE001 - the point: nothing from inside the check reaches the student
                 text = " ".join(str(error).split())
                 text = text if len(text) <= 300 else text[:297] + "..."
+                hint = error_hint(error)
+                advice = (
+                    f"{hint[0].upper()}{hint[1:]}."
+                    if hint
+                    else "Compare your answer with what the task asks for, fill in every blank marked ✎, and run the cell again."
+                )
                 raise SelfCheckError(
-                    f"Task {task}: the self-check could not use {subject} ({type(error).__name__}: {text}). "
-                    "Compare your answer with what the task asks for, fill in every blank marked ✎, and run the cell again."
+                    f"Task {task}: the self-check could not use {subject} ({type(error).__name__}: {text}). {advice}"
                 ) from None
 
         return checked
@@ -150,12 +291,7 @@ def build(model_or_class, task: str, name: str = "the model") -> nn.Module:
         except TypeError as error:
             text = str(error)
             if "is not a Module subclass" in text:
-                fail(
-                    task,
-                    f"building {model_or_class.__name__}() failed: nn.Sequential takes modules only ({text}). "
-                    "Use the module forms, such as nn.ReLU() instead of F.relu and nn.MaxPool2d(2) instead of "
-                    "F.max_pool2d.",
-                )
+                fail(task, f"building {model_or_class.__name__}() failed ({text}): {error_hint(error)}.")
             if "NoneType" in text:
                 fail(task, f"building {model_or_class.__name__}() failed because something is still None ({text}).")
             fail(task, f"building {model_or_class.__name__}() failed with TypeError: {text}.")
@@ -168,6 +304,12 @@ def build(model_or_class, task: str, name: str = "the model") -> nn.Module:
         return model
     if not isinstance(model_or_class, nn.Module):
         fail(task, f"{name} is a {type(model_or_class).__name__}: pass your nn.Module class or an instance of it.")
+    if any(parameter.is_meta for parameter in model_or_class.parameters()):
+        fail(
+            task,
+            f"{name} is on the meta device, where tensors have a shape but no values: build it on the CPU, "
+            "without device='meta' (or pass the class, and the check builds it).",
+        )
     return model_or_class
 
 
@@ -201,10 +343,11 @@ def run_model(model: nn.Module, X: torch.Tensor, task: str, record: list | None 
 
 
 def logits_problem(out: torch.Tensor) -> str | None:
-    """Why ``out`` does not look like raw scores (logits), or None."""
-    if (out >= 0).all() and torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4):
+    """Why ``out`` does not look like raw scores (logits) over its dimension 1, the classes, or None."""
+    ones = torch.ones_like(out.sum(dim=1))
+    if (out >= 0).all() and torch.allclose(out.sum(dim=1), ones, atol=1e-4):
         return "the outputs are probabilities (a softmax was applied)"
-    if (out <= 0).all() and torch.allclose(out.exp().sum(dim=1), torch.ones(len(out)), atol=1e-4):
+    if (out <= 0).all() and torch.allclose(out.exp().sum(dim=1), ones, atol=1e-4):
         return "the outputs are log-probabilities (a log_softmax was applied)"
     if (out >= 0).all() and (out == 0).any():
         return "the outputs are never negative (a ReLU after the last layer)"

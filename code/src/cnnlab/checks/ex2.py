@@ -20,7 +20,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from .common import HiddenTest, Passed, as_number, build, fail, logits_problem, require_module, run_model, self_check, two_numbers
+from .common import (
+    HiddenTest,
+    Passed,
+    as_number,
+    build,
+    error_hint,
+    fail,
+    logits_problem,
+    require_module,
+    run_model,
+    self_check,
+    two_numbers,
+)
 
 __all__ = [
     "HIDDEN_TESTS",
@@ -167,6 +179,14 @@ def _check_loss(loss_fn, task: str) -> None:
     expected = F.cross_entropy(logits, labels)
     if isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.reduction != "mean":
         fail(task, f"loss_fn has reduction={loss_fn.reduction!r}: keep the default mean over the batch, nn.CrossEntropyLoss().")
+    if isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.label_smoothing:
+        fail(
+            task,
+            f"loss_fn has label_smoothing={loss_fn.label_smoothing:g}, which trains towards softened targets and "
+            "changes the loss the task compares: keep the plain cross-entropy, nn.CrossEntropyLoss().",
+        )
+    if isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.weight is not None:
+        fail(task, "loss_fn weighs the classes (weight=...): the digits are balanced, keep nn.CrossEntropyLoss().")
     if not isinstance(value, torch.Tensor) or value.shape != () or not torch.allclose(value, expected, atol=1e-6):
         if isinstance(loss_fn, nn.NLLLoss) or loss_fn is F.nll_loss:
             fail(task, "NLLLoss expects log-probabilities, but the network returns raw scores: use nn.CrossEntropyLoss().")
@@ -290,12 +310,21 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
     model.register_forward_pre_hook(
         lambda module, inputs: unmoved_inputs.append(isinstance(inputs[0], Tracked) and id(inputs[0]) not in moved)
     )
+    model_calls = []
+    model.register_forward_hook(lambda module, inputs, output: model_calls.append(1))
+    other_model = (
+        "train_epoch did not run the model it was given: inside the function use its argument model, "
+        "not a model of the notebook (the self-check passes a small model of its own)."
+    )
     try:
         losses = train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"))
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
         text = str(error)
-        if "NoneType" in text or "Ellipsis" in text:
+        hint = error_hint(error)
+        if hint is not None and hint.startswith("a blank"):
             fail(task, f"train_epoch failed because a blank is still empty ({text}): fill in every line marked ✎.")
+        if not model_calls and loader.handed:
+            fail(task, f"{other_model} ({type(error).__name__}: {' '.join(text.split())[:200]})")
         if "does not require grad" in text:
             fail(task, "the loss has no gradient to back-propagate: do not train under torch.no_grad() or detach the outputs.")
         hint = ""
@@ -308,6 +337,8 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
             "train_epoch is a generator (it uses yield), so calling it ran none of its lines: collect the losses "
             "with losses.append(loss.item()) and return losses.",
         )
+    if loader.handed and not model_calls:
+        fail(task, other_model)
     if not model.training:
         fail("2.2.1", "the model is still in evaluation mode: call model.train() before the loop over batches.")
     if len(loader.handed) != len(batches):
@@ -495,6 +526,8 @@ def check_scores(scores: Callable) -> Passed:
         result = scores(_Y_TRUE.copy(), _Y_PRED.copy())
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
         fail(task, f"scores raised {type(error).__name__}: {error}.")
+    if isinstance(result, list):
+        result = tuple(result)  # unpacks as the chapter's next cell does: accuracy, f1, precision, recall = scores(...)
     if not isinstance(result, tuple) or len(result) != 4:
         fail(task, f"scores returned {result!r:.80}: return accuracy, f1, precision, recall, four numbers.")
     values = dict(zip(("accuracy", "f1", "precision", "recall"), result))

@@ -14,27 +14,20 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .common import Passed, build, fail, run_model, self_check
+from .common import Passed, build, call_answer, fail, is_blank, logits_problem, record_functions, run_model, self_check
 
 __all__ = ["check_conv_block", "check_dice", "check_segmentation_net", "check_slab_split"]
 
 NUM_CLASSES = 4
 
 
-def _call(function: Callable, arguments: tuple, call: str, task: str):
-    """``function(*arguments)``, with a failure named: a blank still empty, or the error and the call."""
-    try:
-        return function(*arguments)
-    except Exception as error:  # noqa: BLE001 - a failing answer becomes a message
-        text = str(error)
-        if "NoneType" in text or "Ellipsis" in text:
-            fail(task, f"{call} failed because a blank is still empty ({text}): fill in every line marked ✎.")
-        fail(task, f"{call} raised {type(error).__name__}: {text}.")
+ACTIVATIONS = ("relu", "relu_", "leaky_relu", "leaky_relu_", "gelu", "elu", "silu")
+SQUASHING = ("softmax", "log_softmax", "sigmoid", "tanh")
 
 
 def _block(conv_block: Callable, in_channels: int, out_channels: int, task: str) -> nn.Module:
-    block = _call(conv_block, (in_channels, out_channels), f"conv_block({in_channels}, {out_channels})", task)
-    if block is None or block is Ellipsis:
+    block = call_answer(conv_block, (in_channels, out_channels), f"conv_block({in_channels}, {out_channels})", task)
+    if is_blank(block):
         fail(task, f"conv_block({in_channels}, {out_channels}) returned {block!r}: return the block, an nn.Sequential.")
     if not isinstance(block, nn.Module):
         fail(task, f"conv_block returned a {type(block).__name__}: return the layers as one module, nn.Sequential(...).")
@@ -61,37 +54,44 @@ def check_conv_block(conv_block: Callable) -> Passed:
                 f"conv_block({in_channels}, {out_channels}) maps {convs[0].in_channels} channels to {convs[-1].out_channels}: "
                 "use the arguments, nn.Conv2d(in_channels, out_channels, ...), rather than fixed numbers.",
             )
-        if not any(isinstance(layer, nn.BatchNorm2d) for layer in layers):
-            fail(task, "the block has no batch normalisation: add nn.BatchNorm2d(out_channels) after the convolution.")
-        if not any(isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.GELU)) for layer in layers):
-            fail(task, "the block has no activation: end it with nn.ReLU(), or the stacked convolutions stay linear.")
-        block.train()
-        X = torch.randn(2, in_channels, height, width, generator=torch.Generator().manual_seed(0))
-        out = run_model(block, X, task)
-        if out.shape[-2:] != (height, width):
-            kernel = convs[0].kernel_size[0]
+        if tuple(convs[0].kernel_size) != (3, 3):
+            size = "x".join(map(str, convs[0].kernel_size))
+            alone = ": a 1x1 convolution sees each pixel alone, with none of its neighbours" if size == "1x1" else ""
             fail(
                 task,
-                f"the block turns a {height}x{width} slice into {out.shape[-2]}x{out.shape[-1]}: a {kernel}x{kernel} "
-                f"convolution keeps the size with padding={(kernel - 1) // 2}, so that every pixel gets a score.",
+                f"the block's convolution is {size} but the task asks for a 3x3 one{alone}. Use "
+                "nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1).",
+            )
+        block.train()
+        X = torch.randn(2, in_channels, height, width, generator=torch.Generator().manual_seed(0))
+        out, calls = record_functions(run_model, block, X, task)
+        names = [call.name for call in calls]
+        if "batch_norm" not in names:
+            fail(task, "the block has no batch normalisation: add nn.BatchNorm2d(out_channels) after the convolution.")
+        if out.shape[-2:] != (height, width):
+            fail(
+                task,
+                f"the block turns a {height}x{width} slice into {out.shape[-2]}x{out.shape[-1]}: a 3x3 "
+                "convolution keeps the size with padding=1, so that every pixel gets a score.",
             )
         if out.shape[1] != out_channels:
             fail(task, f"the block returns {out.shape[1]} channels but conv_block(..., {out_channels}) asks for {out_channels}.")
+        if not any(name in ACTIVATIONS for name in names):
+            fail(task, "the block has no activation: end it with nn.ReLU(), or the stacked convolutions stay linear.")
         if (out < 0).any():
             fail(task, "the block's output has negative values: end it with the ReLU, after the batch normalisation.")
     return Passed(task, "a convolution that keeps the size, batch normalisation and ReLU.")
 
 
-def _shapes(model: nn.Module, X: torch.Tensor) -> list[tuple[int, int]]:
-    """The spatial sizes of the outputs of every layer, in the order they ran."""
+def _layer_sizes(model: nn.Module, X: torch.Tensor) -> list[tuple[nn.Module, tuple, tuple]]:
+    """Each layer that ran, in order, with the spatial sizes of its input and of its output."""
     sizes = []
-    hooks = [
-        layer.register_forward_hook(
-            lambda module, inputs, output: sizes.append(tuple(output.shape[-2:])) if isinstance(output, torch.Tensor) else None
-        )
-        for layer in model.modules()
-        if not list(layer.children())
-    ]
+
+    def record(module, inputs, output):
+        if inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor):
+            sizes.append((module, tuple(inputs[0].shape[-2:]), tuple(output.shape[-2:])))
+
+    hooks = [layer.register_forward_hook(record) for layer in model.modules() if not list(layer.children())]
     try:
         with torch.no_grad():
             model(X)
@@ -101,21 +101,107 @@ def _shapes(model: nn.Module, X: torch.Tensor) -> list[tuple[int, int]]:
     return sizes
 
 
+def _odd_size_problem(height: int, width: int, found: str) -> str:
+    return (
+        f"on a {height}x{width} slice the network returns {found} scores: pooling rounds odd sizes down, so "
+        "upsampling cannot restore them. Pad the upsampled maps to the size before pooling (F.pad), or "
+        "resize them with F.interpolate(x, size=...), so that every pixel of any slice gets a score."
+    )
+
+
+def _skip_problem(calls: list, height: int, width: int) -> str | None:
+    """Why the forward pass never joins full-size maps along the channels (the skip connection), or None."""
+    full = (height, width)
+    joins = [call for call in calls if call.name in ("cat", "concat", "concatenate")]
+    if any(
+        call.options.get("dim") in (1, -3) and len(set(call.tensors)) >= 2 and all(shape[-2:] == full for shape in call.shapes)
+        for call in joins
+    ):
+        return None
+    if any(call.options.get("dim") in (0, -4) for call in joins):
+        return (
+            "the skip connection is joined along dim=0, the batch, which stacks the maps as extra slices: join them "
+            "along the channels, torch.cat([skip, x], dim=1)."
+        )
+    added = [
+        call
+        for call in calls
+        if call.name in ("__add__", "add", "__iadd__", "add_") and len(call.shapes) == 2 and call.shapes[0] == call.shapes[1]
+    ]
+    if any(len(call.shapes[0]) == 4 and call.shapes[0][-2:] == full for call in added):
+        return (
+            "the skip connection is added (skip + x): the task joins the maps side by side, so that the head sees "
+            "both the first block's detail and the upsampled context. Concatenate them, torch.cat([skip, x], dim=1), "
+            "and give the head's block 32 input channels."
+        )
+    return (
+        "the network never joins the first block's maps to the upsampled ones, so the detail that pooling lost "
+        "never comes back: concatenate them, torch.cat([skip, x], dim=1), before the head."
+    )
+
+
+def _check_structure(task: str, height: int, width: int, out: torch.Tensor, calls: list, ran: list, sizes: list) -> None:
+    """Fail unless one forward pass halved the slice, doubled it back in line with the skip, joined the skip
+    along the channels and ended with a 1x1 convolution's raw scores: judged on what ran, not on the order of
+    the layers in ``__init__``."""
+    if not any(size[0] <= (height + 1) // 2 and size[1] <= (width + 1) // 2 for _, _, size in sizes):
+        fail(
+            task,
+            "the network never downsamples: add nn.MaxPool2d(2) after the first block (its stride is 2 by default; "
+            "a stride of 1 only trims one pixel).",
+        )
+    for layer, before, after in sizes:
+        if isinstance(layer, (nn.ConvTranspose2d, nn.Upsample)) and (after[0] < 2 * before[0] or after[1] < 2 * before[1]):
+            fail(
+                task,
+                f"the upsampling layer turns {before[0]}x{before[1]} maps into {after[0]}x{after[1]}, not twice the size: "
+                "use nn.ConvTranspose2d(32, 16, kernel_size=2, stride=2), so that each upsampled pixel lines up with "
+                "the skip's pixel at the same place.",
+            )
+    for call in calls:
+        pad = call.options.get("pad") or ()
+        if call.name == "pad" and call.options.get("mode", "constant") == "constant" and any(abs(p) > 1 for p in pad):
+            fail(
+                task,
+                f"F.pad changes the maps by {tuple(pad)} pixels: it should only restore (or trim) the one row or "
+                "column that halving an odd size rounds away. When it must do more, pooling or upsampling does not halve and "
+                "double the size, and the upsampled maps no longer line up with the skip.",
+            )
+    problem = _skip_problem(calls, height, width)
+    if problem:
+        fail(task, problem)
+    convs = [layer for layer in ran if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    last = convs[-1] if convs else None
+    if not (isinstance(last, nn.Conv2d) and tuple(last.kernel_size) == (1, 1) and last.out_channels == NUM_CLASSES):
+        fail(
+            task,
+            "the last layer is not a 1x1 convolution to the 4 classes: end with nn.Conv2d(channels, 4, kernel_size=1), "
+            "which turns each pixel's features into 4 scores.",
+        )
+    final_conv = max(i for i, call in enumerate(calls) if call.name == "conv2d")
+    after = [call.name for call in calls[final_conv + 1 :] if call.name in (*ACTIVATIONS, *SQUASHING)]
+    if after:
+        fail(task, f"the network ends with {after[-1]}: return the raw scores; nn.CrossEntropyLoss applies the softmax.")
+    problem = logits_problem(out)
+    if problem:
+        fail(task, f"{problem}: return the raw scores of the 1x1 convolution; nn.CrossEntropyLoss applies the softmax.")
+
+
 @self_check("4.2", "your network")
 def check_segmentation_net(model) -> Passed:
-    """Ex 4.2: a network that downsamples and upsamples again, and returns 4 scores per pixel of any slice."""
+    """Ex 4.2: a network that downsamples and upsamples again, joins the skip, and returns 4 scores per pixel of any slice."""
     task = "4.2"
     model = build(model, task, "your network")
-    layers = [module for module in model.modules() if not list(module.children())]
-    last_conv = [layer for layer in layers if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
-    if not last_conv:
+    if not any(isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) for layer in model.modules()):
         fail(task, "the network has no convolution: build it from conv_block, pooling, upsampling and a 1x1 nn.Conv2d.")
     model.eval()
+    runs = []
     for height, width in ((64, 48), (99, 117), (31, 30)):
         X = torch.rand(2, 1, height, width, generator=torch.Generator().manual_seed(height))
+        ran: list = []
         try:
             with torch.no_grad():
-                out = run_model(model, X, task)
+                out, calls = record_functions(run_model, model, X, task, ran)
         except Exception as error:
             if height % 2 and "Sizes of tensors must match" in str(error):
                 fail(
@@ -125,6 +211,8 @@ def check_segmentation_net(model) -> Passed:
                     "upsampled maps to the skip's size with F.pad, or resize them with F.interpolate(x, size=skip.shape[-2:]).",
                 )
             raise
+        if any(call.name in ("cat", "concat", "concatenate") and call.options.get("dim") in (0, -4) for call in calls):
+            fail(task, _skip_problem(calls, height, width))
         if out.ndim != 4 or out.shape[0] != 2:
             fail(task, f"the network returns shape {tuple(out.shape)}: return (N, 4, H, W), 4 scores for every pixel.")
         if out.shape[1] != NUM_CLASSES:
@@ -135,30 +223,11 @@ def check_segmentation_net(model) -> Passed:
         if tuple(out.shape[-2:]) != (height, width):
             found = f"{out.shape[-2]}x{out.shape[-1]}"
             if height % 2 or width % 2:
-                fail(
-                    task,
-                    f"on a {height}x{width} slice the network returns {found} scores: pooling rounds odd sizes down, so "
-                    "upsampling cannot restore them. Pad the upsampled maps to the size before pooling (F.pad), or "
-                    f"resize them with F.interpolate(x, size=...), so that every pixel of any slice gets a score.",
-                )
+                fail(task, _odd_size_problem(height, width, found))
             fail(task, f"on a {height}x{width} slice the network returns {found} scores: upsample as much as you pooled.")
-        sizes = _shapes(model, X)
-        if not any(size[0] < height and size[1] < width for size in sizes):
-            fail(
-                task, "the network never downsamples: add nn.MaxPool2d(2) (or a convolution with stride=2) after the first block."
-            )
-    final = last_conv[-1]
-    if not (isinstance(final, nn.Conv2d) and tuple(final.kernel_size) == (1, 1) and final.out_channels == NUM_CLASSES):
-        fail(
-            task,
-            "the last layer is not a 1x1 convolution to the 4 classes: end with nn.Conv2d(channels, 4, kernel_size=1), "
-            "which turns each pixel's features into 4 scores.",
-        )
-    if isinstance(layers[-1], (nn.ReLU, nn.Softmax, nn.LogSoftmax, nn.Sigmoid)):
-        fail(
-            task,
-            f"the network ends with {type(layers[-1]).__name__}: return the raw scores; nn.CrossEntropyLoss applies the softmax.",
-        )
+        runs.append((height, width, out, calls, ran, _layer_sizes(model, X)))
+    for height, width, out, calls, ran, sizes in runs:
+        _check_structure(task, height, width, out, calls, ran, sizes)
     model.train()
     count = sum(parameter.numel() for parameter in model.parameters())
     return Passed(task, f"4 scores for every pixel of odd- and even-sized slices, {count:,} parameters.")
@@ -174,12 +243,21 @@ def _reference_dice(predicted: torch.Tensor, labels: torch.Tensor) -> np.ndarray
 
 
 def _as_scores(value, task: str) -> np.ndarray:
-    if value is None or value is Ellipsis:
+    """The scores as numbers, once they are what the chapter needs: one tensor of 4 scores."""
+    if is_blank(value):
         fail(task, f"dice_per_class returned {value!r}: return one Dice score per class.")
-    try:
-        array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=float)
-    except (TypeError, ValueError):
-        fail(task, f"dice_per_class returned a {type(value).__name__}: return a tensor (or list) of 4 numbers.")
+    needs = "the chapter's next cells use tensor methods on it, such as dice[1:].nanmean()"
+    if isinstance(value, np.ndarray):
+        fail(task, f"dice_per_class returned a NumPy array: return a torch tensor, torch.stack(scores), because {needs}.")
+    if isinstance(value, (list, tuple)):
+        fail(
+            task,
+            f"dice_per_class returned a {type(value).__name__} of {len(value)} scores: return one tensor, "
+            f"torch.stack(scores), because {needs}.",
+        )
+    if not isinstance(value, torch.Tensor):
+        fail(task, f"dice_per_class returned a {type(value).__name__}: return a tensor of 4 scores, torch.stack(scores).")
+    array = value.detach().cpu().double().numpy()
     if array.shape != (NUM_CLASSES,):
         fail(task, f"dice_per_class returned shape {array.shape}: return one score per class, 4 numbers.")
     return array
@@ -204,8 +282,16 @@ def check_dice(dice_per_class: Callable) -> Passed:
     no_white = torch.where(truth == 3, 2, truth)
     cases += [("a slice without white matter in either map", no_white.clone(), no_white)]
     for what, predicted, labels in cases:
-        found = _call(dice_per_class, (predicted.clone(), labels.clone()), f"dice_per_class on {what}", task)
+        found = call_answer(dice_per_class, (predicted.clone(), labels.clone()), f"dice_per_class on {what}", task)
         scores, expected = _as_scores(found, task), _reference_dice(predicted, labels)
+        present = ~np.isnan(expected)
+        if np.array_equal(scores[present], np.floor(expected[present])) and not np.allclose(scores[present], expected[present]):
+            fail(
+                task,
+                f"on {what} your Dice scores are {scores[present].tolist()}, each rounded down from "
+                f"{np.round(expected[present], 4).tolist()}: divide with /, not // (floor division), "
+                "which keeps the whole part only.",
+            )
         for cls, (got, want) in enumerate(zip(scores, expected)):
             name = ("background", "CSF", "grey matter", "white matter")[cls]
             if math.isnan(want):
@@ -247,7 +333,7 @@ def check_slab_split(slab_split: Callable) -> Passed:
         fail(task, "slab_split is not a function: define it with def slab_split(z, test_slab, gap).")
     z = torch.arange(20, 80)
     first, last, gap = 40, 55, 3
-    result = _call(slab_split, (z.clone(), (first, last), gap), "slab_split", task)
+    result = call_answer(slab_split, (z.clone(), (first, last), gap), "slab_split", task)
     if not isinstance(result, tuple) or len(result) != 2 or any(part is None for part in result):
         fail(task, f"slab_split returned {result!r:.60}: return train_index, test_index, two tensors of positions in z.")
     parts = []
@@ -258,6 +344,17 @@ def check_slab_split(slab_split: Callable) -> Passed:
         if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
             fail(task, f"{name} is not a list of positions: return indices into z, such as torch.nonzero(mask).flatten().")
         parts.append(set(array.tolist()))
+    values = z.tolist()
+    slab = {v for v in values if first <= v <= last}
+    kept = {v for v in values if v < first - gap or v > last + gap}
+    if parts == [{values.index(v) for v in slab}, {values.index(v) for v in kept}]:
+        fail(task, "slab_split returned the test positions first: return train_index, test_index, in that order.")
+    if any(i >= len(values) or i < -len(values) for part in parts for i in part) or parts[1] == slab:
+        fail(
+            task,
+            "slab_split returned slice numbers (values of z), not positions in z: return where the masks are "
+            "True, torch.nonzero(mask).flatten(), so that z[test_index] gives the test slices.",
+        )
     train, test = ({int(z[i]) for i in part} for part in parts)
     if train & test:
         fail(task, f"slices {sorted(train & test)[:4]} are both trained on and tested on: each slice goes to one side only.")
@@ -274,10 +371,13 @@ def check_slab_split(slab_split: Callable) -> Passed:
             "solid slab, (z >= first) & (z <= last).",
         )
     if tested[0] != first or tested[-1] != last:
-        fail(
-            task,
-            f"the test slices run from z={tested[0]} to z={tested[-1]}, but the test slab is {first}-{last}: include both ends.",
+        inside = first <= tested[0] and tested[-1] <= last
+        fix = (
+            "include both ends, (z >= first) & (z <= last)"
+            if inside
+            else "test exactly the slices of the slab, (z >= first) & (z <= last), no more"
         )
+        fail(task, f"the test slices run from z={tested[0]} to z={tested[-1]}, but the test slab is {first}-{last}: {fix}.")
     near = sorted(s for s in train if first - gap <= s < first or last < s <= last + gap)
     if near:
         fail(
