@@ -90,6 +90,8 @@ for id, kind, layer, expected in [
     ("conv1d", "wrong", "nn.Conv1d(3, 2, 3)", "operation is Conv1d, not nn.Conv2d"),
     ("functional", "wrong", "F.conv2d", "operation is a builtin_function_or_method, not nn.Conv2d"),
     ("no bias", "wrong", "nn.Conv2d(3, 2, 3, bias=False)", r"no bias \(bias=False\)"),
+    ("blank as ...", "blank", "...", r"operation is still a blank \(Ellipsis\)"),
+    ("kernel list", "right", "nn.Conv2d(3, 2, [3, 3])", None),
 ]:
     case(f"1.1 {id}", kind, checks.check_conv_layer, lambda layer=layer: [evaluate(layer)], expected)
 
@@ -116,6 +118,9 @@ for id, kind, layer, expected in [
     ("window 2", "wrong", "nn.MaxPool2d(2, stride=1)", r"kernel_size=\(2, 2\) but the task asks for 3x3"),
     ("dilated", "wrong", "nn.MaxPool2d(3, stride=1, dilation=2)", "keep dilation=1"),
     ("blank", "blank", "None", "maxpoolop is still a blank"),
+    ("blank as ...", "blank", "...", r"maxpoolop is still a blank \(Ellipsis\)"),
+    ("class", "wrong", "nn.MaxPool2d", "maxpoolop is the class MaxPool2d itself: create a layer by calling it"),
+    ("functional", "wrong", "F.max_pool2d", "maxpoolop is a function, not nn.MaxPool2d: use nn.MaxPool2d"),
 ]:
     case(f"1.2.1 {id}", kind, checks.check_pool_3x3, lambda layer=layer: [evaluate(layer)], expected)
 
@@ -128,6 +133,8 @@ for id, kind, layer, expected in [
     ("default stride", "wrong", "nn.MaxPool2d((4, 2))", r"stride=\(4, 2\) \(PyTorch's default"),
     ("square", "wrong", "nn.MaxPool2d(4, stride=2)", r"kernel_size=\(4, 4\) but the task asks for 4x2"),
     ("stride pair", "wrong", "nn.MaxPool2d((4, 2), stride=(2, 1))", r"stride=\(2, 1\) but the task asks for stride=2"),
+    ("keywords as a list", "right", "nn.MaxPool2d(kernel_size=[4, 2], stride=2)", None),
+    ("blank as ...", "blank", "...", r"maxpoolop is still a blank \(Ellipsis\)"),
 ]:
     case(f"1.2.2 {id}", kind, checks.check_pool_4x2, lambda layer=layer: [evaluate(layer)], expected)
 

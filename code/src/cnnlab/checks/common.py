@@ -159,6 +159,8 @@ class _Recorder(TorchFunctionMode):
         tensors = [item for item in flat if isinstance(item, torch.Tensor)]
         shapes = tuple(tuple(item.shape) for item in tensors)
         options = {key: kwargs[key] for key in ("dim", "pad", "mode") if key in kwargs}
+        if "axis" in kwargs:  # NumPy's name, which torch.cat accepts too
+            options["dim"] = kwargs["axis"]
         name = getattr(func, "__name__", str(func))
         if name in ("cat", "concat", "concatenate") and "dim" not in options:
             options["dim"] = args[1] if len(args) > 1 else 0

@@ -526,7 +526,7 @@ def check_scores(scores: Callable) -> Passed:
         result = scores(_Y_TRUE.copy(), _Y_PRED.copy())
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
         fail(task, f"scores raised {type(error).__name__}: {error}.")
-    if isinstance(result, list):
+    if isinstance(result, list) or (isinstance(result, np.ndarray) and result.ndim == 1):
         result = tuple(result)  # unpacks as the chapter's next cell does: accuracy, f1, precision, recall = scores(...)
     if not isinstance(result, tuple) or len(result) != 4:
         fail(task, f"scores returned {result!r:.80}: return accuracy, f1, precision, recall, four numbers.")

@@ -31,6 +31,12 @@ def _block(conv_block: Callable, in_channels: int, out_channels: int, task: str)
         fail(task, f"conv_block({in_channels}, {out_channels}) returned {block!r}: return the block, an nn.Sequential.")
     if not isinstance(block, nn.Module):
         fail(task, f"conv_block returned a {type(block).__name__}: return the layers as one module, nn.Sequential(...).")
+    if isinstance(block, (nn.ModuleList, nn.ModuleDict)):
+        fail(
+            task,
+            f"conv_block returned an nn.{type(block).__name__}, which holds layers but does not run them one after "
+            "another: return nn.Sequential(...), which does.",
+        )
     return block
 
 
@@ -61,6 +67,12 @@ def check_conv_block(conv_block: Callable) -> Passed:
                 task,
                 f"the block's convolution is {size} but the task asks for a 3x3 one{alone}. Use "
                 "nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1).",
+            )
+        if tuple(convs[0].stride) != (1, 1):
+            fail(
+                task,
+                f"the block's convolution has stride={tuple(convs[0].stride)}, which shrinks the slice: keep the "
+                "default stride of 1, so that the block keeps the height and width.",
             )
         block.train()
         X = torch.randn(2, in_channels, height, width, generator=torch.Generator().manual_seed(0))
