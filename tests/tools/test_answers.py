@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bookpaths import ROOT
 from booktools import answers, judge
 
 
@@ -150,3 +151,27 @@ def test_the_judge_gives_no_point_to_a_forged_or_blank_answer_and_one_to_a_right
     encoder = answers._Encoder()
     right = {"check": "check_conv_layer", "arguments": [encoder.value(layer)], "extra": {}, "tensors": encoder.tensors}
     assert judge.judge(json.loads(json.dumps(right))) == {"passed": True, "hidden": None, "message": ""}
+
+
+@pytest.mark.parametrize("case", ["reference", "skip added", "layers defined in another order", "softmax in forward"])
+def test_the_judge_agrees_with_the_self_check_on_a_segmentation_network(case):
+    # The checks follow what forward runs (functions and layers); the judge runs the traced graph of the answer.
+    import yaml
+    from mutations import define, edit, reference_answer
+
+    from cnnlab import checks
+
+    tasks = yaml.safe_load((ROOT / "tests" / "unit" / "answers" / "ex4-brain-tissue.yml").read_text(encoding="utf-8"))
+    task = next(task for task in tasks if task["task"] == "4.2")
+    answer = next(answer for answer in task["cases"] if answer["id"] == case)
+    source = edit(reference_answer("ex4-brain-tissue", "ex-4-1") + task["reference"]["code"], *answer.get("changes", []))
+    prelude = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+    namespace: dict = {}
+    exec(prelude + source, namespace)  # noqa: S102 - the suite's own answers
+    verdict = judge.judge(json.loads(answers.export("checks.check_segmentation_net(TissueNet)", namespace)))
+    try:
+        checks.check_segmentation_net(define(prelude, source, "TissueNet"))
+        expected = ""
+    except checks.SelfCheckError as error:
+        expected = str(error)
+    assert verdict["passed"] is (expected == "") and verdict["message"] == expected
