@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-__all__ = ["DATA_DIR", "MNIST_MODE", "THREADS", "TRAINING_STEPS", "VARIABLES", "setting"]
+__all__ = ["AFFECTS_OUTPUTS", "DATA_DIR", "MNIST_MODE", "THREADS", "TRAINING_STEPS", "VARIABLES", "setting"]
 
 MNIST_MODE = "CNNLAB_MNIST"
 DATA_DIR = "CNNLAB_DATA_DIR"
@@ -33,6 +33,8 @@ VARIABLES = {
     THREADS: "how many PyTorch threads a kernel uses",
     TRAINING_STEPS: "how many batches the chapters' training loops run",
 }
+# The variables that change what a chapter prints, so that outputs executed under other values are stale.
+AFFECTS_OUTPUTS = (MNIST_MODE, TRAINING_STEPS)
 
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str | None:

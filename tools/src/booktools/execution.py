@@ -8,8 +8,10 @@ extension (listed in ``_config.yml``) adds what it lacks:
 * **Dependencies.** Every cache record it makes carries a fingerprint of what
   else a chapter's outputs depend on: the files and folders listed in
   ``book_execution_dependencies`` (the ``cnnlab`` sources, the pinned
-  requirements) and the environment variables listed in
-  ``book_execution_environment`` (the MNIST mode). A record whose fingerprint
+  requirements) and the environment variables that change what a chapter
+  prints (``cnnlab.environment.AFFECTS_OUTPUTS``: the MNIST mode and the
+  training steps; an empty value counts as unset), with any others listed
+  in ``book_execution_environment``. A record whose fingerprint
   differs from the current one, or that has none, is removed, so its chapter
   is executed again; Sphinx re-reads that chapter even in an incremental
   build.
@@ -54,6 +56,7 @@ __all__ = [
     "Chapter",
     "dependency_fingerprint",
     "execute_side_by_side",
+    "fingerprint_variables",
     "parallel_workers",
     "setup",
 ]
@@ -97,9 +100,22 @@ def dependency_fingerprint(
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     for variable in variables:
-        value = environ.get(variable)
-        digest.update(f"{variable}={'<unset>' if value is None else value}\0".encode())
+        value = (environ.get(variable) or "").strip()  # empty counts as unset, as cnnlab reads it
+        digest.update(f"{variable}={value or '<unset>'}\0".encode())
     return digest.hexdigest()
+
+
+def fingerprint_variables(configured: Iterable[str]) -> list[str]:
+    """The environment variables the cache depends on: those cnnlab says change the outputs, and any ``configured``.
+
+    Examples
+    --------
+    >>> fingerprint_variables(["MY_SETTING"])
+    ['CNNLAB_MNIST', 'CNNLAB_TRAINING_STEPS', 'MY_SETTING']
+    """
+    from cnnlab.environment import AFFECTS_OUTPUTS
+
+    return [*AFFECTS_OUTPUTS, *(name for name in configured if name not in AFFECTS_OUTPUTS)]
 
 
 def parallel_workers(chapters: int, cpus: float, requested: int = 0) -> int:
@@ -269,7 +285,7 @@ def _start(app) -> None:
             "true to cnnlab and the requirements. To execute everything again, run jupyter-book clean --all . first."
         )
     fingerprint = dependency_fingerprint(
-        app.confdir, app.config.book_execution_dependencies, app.config.book_execution_environment
+        app.confdir, app.config.book_execution_dependencies, fingerprint_variables(app.config.book_execution_environment)
     )
     app.booktools_execution = _Plan(fingerprint, get_cache(app.env.mystnb_config.execution_cache_path))
 
