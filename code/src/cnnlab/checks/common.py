@@ -16,9 +16,10 @@ turned into a message), :func:`build` and :func:`run_model`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "fail",
     "is_blank",
     "record_functions",
+    "recording",
     "logits_problem",
     "require_module",
     "run_model",
@@ -162,12 +164,20 @@ class _Recorder(TorchFunctionMode):
         if "axis" in kwargs:  # NumPy's name, which torch.cat accepts too
             options["dim"] = kwargs["axis"]
         name = getattr(func, "__name__", str(func))
-        if name in ("cat", "concat", "concatenate") and "dim" not in options:
+        if name in ("cat", "concat", "concatenate", "stack") and "dim" not in options:
             options["dim"] = args[1] if len(args) > 1 else 0
         if name == "pad" and "pad" not in options and len(args) > 1:
             options["pad"] = tuple(args[1])
         self.calls.append(FunctionCall(name, shapes, options, tuple(id(item) for item in tensors)))
         return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[FunctionCall]]:
+    """Within the block, every PyTorch function called is appended to the list it gives, even if the block fails."""
+    recorder = _Recorder()
+    with recorder:
+        yield recorder.calls
 
 
 def record_functions(function: Callable, *arguments) -> tuple[object, list[FunctionCall]]:
@@ -182,10 +192,9 @@ def record_functions(function: Callable, *arguments) -> tuple[object, list[Funct
     >>> [(call.name, call.options) for call in calls]
     [('relu', {}), ('cat', {'dim': 1})]
     """
-    recorder = _Recorder()
-    with recorder:
+    with recording() as calls:
         result = function(*arguments)
-    return result, recorder.calls
+    return result, calls
 
 
 def call_answer(function: Callable, arguments: tuple, call: str, task: str):

@@ -14,13 +14,25 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .common import Passed, build, call_answer, fail, is_blank, logits_problem, record_functions, run_model, self_check
+from .common import (
+    Passed,
+    build,
+    call_answer,
+    fail,
+    is_blank,
+    logits_problem,
+    record_functions,
+    recording,
+    run_model,
+    self_check,
+)
 
 __all__ = ["check_conv_block", "check_dice", "check_segmentation_net", "check_slab_split"]
 
 NUM_CLASSES = 4
 
 
+JOINS = ("cat", "concat", "concatenate", "stack")
 ACTIVATIONS = ("relu", "relu_", "leaky_relu", "leaky_relu_", "gelu", "elu", "silu")
 SQUASHING = ("softmax", "log_softmax", "sigmoid", "tanh")
 
@@ -124,7 +136,7 @@ def _odd_size_problem(height: int, width: int, found: str) -> str:
 def _skip_problem(calls: list, height: int, width: int) -> str | None:
     """Why the forward pass never joins full-size maps along the channels (the skip connection), or None."""
     full = (height, width)
-    joins = [call for call in calls if call.name in ("cat", "concat", "concatenate")]
+    joins = [call for call in calls if call.name in JOINS]
     if any(
         call.options.get("dim") in (1, -3) and len(set(call.tensors)) >= 2 and all(shape[-2:] == full for shape in call.shapes)
         for call in joins
@@ -135,6 +147,13 @@ def _skip_problem(calls: list, height: int, width: int) -> str | None:
             "the skip connection is joined along dim=0, the batch, which stacks the maps as extra slices: join them "
             "along the channels, torch.cat([skip, x], dim=1)."
         )
+    spatial = [call.options.get("dim") for call in joins if call.options.get("dim") in (2, 3, -1, -2)]
+    if spatial and any(len(shape) == 4 for call in joins for shape in call.shapes):
+        side = "height" if spatial[0] in (2, -2) else "width"
+        return (
+            f"the skip connection is joined along dim={spatial[0]}, the {side}, which puts the maps side by side in "
+            "the image: join them along the channels, torch.cat([skip, x], dim=1)."
+        )
     added = [
         call
         for call in calls
@@ -142,8 +161,8 @@ def _skip_problem(calls: list, height: int, width: int) -> str | None:
     ]
     if any(len(call.shapes[0]) == 4 and call.shapes[0][-2:] == full for call in added):
         return (
-            "the skip connection is added (skip + x): the task joins the maps side by side, so that the head sees "
-            "both the first block's detail and the upsampled context. Concatenate them, torch.cat([skip, x], dim=1), "
+            "the skip connection is added (skip + x): the task joins the two sets of maps as channels, so that the "
+            "head sees both the first block's detail and the upsampled context. Concatenate them, torch.cat([skip, x], dim=1), "
             "and give the head's block 32 input channels."
         )
     return (
@@ -211,10 +230,14 @@ def check_segmentation_net(model) -> Passed:
     for height, width in ((64, 48), (99, 117), (31, 30)):
         X = torch.rand(2, 1, height, width, generator=torch.Generator().manual_seed(height))
         ran: list = []
+        calls: list = []
         try:
-            with torch.no_grad():
-                out, calls = record_functions(run_model, model, X, task, ran)
+            with torch.no_grad(), recording() as calls:
+                out = run_model(model, X, task, ran)
         except Exception as error:
+            joined = [call for call in calls if call.name in JOINS and call.options.get("dim") in (0, -4, 2, 3, -1, -2)]
+            if joined:
+                fail(task, _skip_problem(joined, height, width))
             if height % 2 and "Sizes of tensors must match" in str(error):
                 fail(
                     task,
@@ -223,7 +246,7 @@ def check_segmentation_net(model) -> Passed:
                     "upsampled maps to the skip's size with F.pad, or resize them with F.interpolate(x, size=skip.shape[-2:]).",
                 )
             raise
-        if any(call.name in ("cat", "concat", "concatenate") and call.options.get("dim") in (0, -4) for call in calls):
+        if any(call.name in JOINS and call.options.get("dim") in (0, -4) for call in calls):
             fail(task, _skip_problem(calls, height, width))
         if out.ndim != 4 or out.shape[0] != 2:
             fail(task, f"the network returns shape {tuple(out.shape)}: return (N, 4, H, W), 4 scores for every pixel.")
