@@ -23,3 +23,8 @@ def test_checked_cells_exist():
 def test_student_notebooks_are_up_to_date():
     stale = notebooks.write_student_notebooks(ROOT, check=True)
     assert stale == [], f"regenerate with `python -m booktools.notebooks`: {stale}"
+
+
+def test_every_chapter_source_is_in_the_table_of_contents():
+    # With only_build_toc_files, Jupyter Book skips a chapter _toc.yml does not list, without a word.
+    assert Book.from_config(ROOT).stray_sources() == [], "list these chapters in _toc.yml, or delete them"
