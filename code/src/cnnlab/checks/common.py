@@ -40,6 +40,7 @@ __all__ = [
     "error_hint",
     "fail",
     "is_blank",
+    "is_blank_error",
     "record_functions",
     "recording",
     "logits_problem",
@@ -97,6 +98,17 @@ def is_blank(value) -> bool:
 _BLANK_TEXTS = ("NoneType", "Ellipsis", "ellipsis")
 
 
+def is_blank_error(error: BaseException) -> bool:
+    """Whether ``error`` comes from a blank left as ``None`` or ``...`` somewhere in the student's code.
+
+    Examples
+    --------
+    >>> is_blank_error(TypeError("unsupported operand type(s) for *: 'int' and 'ellipsis'")), is_blank_error(ValueError("x"))
+    (True, False)
+    """
+    return any(blank in str(error) for blank in _BLANK_TEXTS)
+
+
 def error_hint(error: BaseException) -> str | None:
     """What a raw error raised by a student's code usually means, and the fix; None for an error it does not know.
 
@@ -112,7 +124,7 @@ def error_hint(error: BaseException) -> str | None:
     'a division by zero in plain Python'
     """
     text = str(error)
-    if any(blank in text for blank in _BLANK_TEXTS):
+    if is_blank_error(error):
         return "a blank is still empty: fill in every line marked ✎"
     if "Boolean value of Tensor with more than" in text or "bool value of Tensor with more than" in text:
         return (
@@ -205,9 +217,9 @@ def call_answer(function: Callable, arguments: tuple, call: str, task: str):
         raise
     except Exception as error:  # noqa: BLE001 - a failing answer becomes a message
         text = " ".join(str(error).split())[:300]
-        hint = error_hint(error)
-        if hint is not None and hint.startswith("a blank"):
+        if is_blank_error(error):
             fail(task, f"{call} failed because a blank is still empty ({text}): fill in every line marked ✎.")
+        hint = error_hint(error)
         fail(task, f"{call} raised {type(error).__name__}: {text}" + (f". {hint[0].upper()}{hint[1:]}." if hint else "."))
 
 

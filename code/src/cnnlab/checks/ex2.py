@@ -25,8 +25,9 @@ from .common import (
     Passed,
     as_number,
     build,
-    error_hint,
+    call_answer,
     fail,
+    is_blank_error,
     logits_problem,
     require_module,
     run_model,
@@ -320,8 +321,7 @@ def check_train_epoch(train_epoch: Callable) -> Passed:
         losses = train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"))
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
         text = str(error)
-        hint = error_hint(error)
-        if hint is not None and hint.startswith("a blank"):
+        if is_blank_error(error):
             fail(task, f"train_epoch failed because a blank is still empty ({text}): fill in every line marked ✎.")
         if not model_calls and loader.handed:
             fail(task, f"{other_model} ({type(error).__name__}: {' '.join(text.split())[:200]})")
@@ -435,7 +435,7 @@ def check_predict(predict: Callable) -> Passed:
         result = predict(model, batches, torch.device("cpu"))
     except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
         text = str(error)
-        if "NoneType" in text or "Ellipsis" in text:
+        if is_blank_error(error):
             fail(task, f"predict failed because a blank is still empty ({text}): fill in every line marked ✎.")
         if "requires grad" in text:
             fail(task, f"{text}: run the loop under torch.no_grad(), which also saves memory.")
@@ -522,10 +522,7 @@ def check_scores(scores: Callable) -> Passed:
     task = "2.3 (scores)"
     if scores is None or not callable(scores):
         fail(task, "scores is not a function: define it with def scores(y_true, y_pred).")
-    try:
-        result = scores(_Y_TRUE.copy(), _Y_PRED.copy())
-    except Exception as error:  # noqa: BLE001 - every failure of the student's function becomes a message
-        fail(task, f"scores raised {type(error).__name__}: {error}.")
+    result = call_answer(scores, (_Y_TRUE.copy(), _Y_PRED.copy()), "scores", task)
     if isinstance(result, list) or (isinstance(result, np.ndarray) and result.ndim == 1):
         result = tuple(result)  # unpacks as the chapter's next cell does: accuracy, f1, precision, recall = scores(...)
     if not isinstance(result, tuple) or len(result) != 4:

@@ -7,8 +7,9 @@ disjoint, and slices whose neighbours are nearly identical.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -107,8 +108,9 @@ def check_conv_block(conv_block: Callable) -> Passed:
     return Passed(task, "a convolution that keeps the size, batch normalisation and ReLU.")
 
 
-def _layer_sizes(model: nn.Module, X: torch.Tensor) -> list[tuple[nn.Module, tuple, tuple]]:
-    """Each layer that ran, in order, with the spatial sizes of its input and of its output."""
+@contextlib.contextmanager
+def _layer_sizes(model: nn.Module) -> Iterator[list[tuple[nn.Module, tuple, tuple]]]:
+    """Within the block, each layer that runs is listed, in order, with the spatial sizes of its input and output."""
     sizes = []
 
     def record(module, inputs, output):
@@ -117,12 +119,10 @@ def _layer_sizes(model: nn.Module, X: torch.Tensor) -> list[tuple[nn.Module, tup
 
     hooks = [layer.register_forward_hook(record) for layer in model.modules() if not list(layer.children())]
     try:
-        with torch.no_grad():
-            model(X)
+        yield sizes
     finally:
         for hook in hooks:
             hook.remove()
-    return sizes
 
 
 def _odd_size_problem(height: int, width: int, found: str) -> str:
@@ -232,7 +232,7 @@ def check_segmentation_net(model) -> Passed:
         ran: list = []
         calls: list = []
         try:
-            with torch.no_grad(), recording() as calls:
+            with torch.no_grad(), recording() as calls, _layer_sizes(model) as sizes:
                 out = run_model(model, X, task, ran)
         except Exception as error:
             joined = [call for call in calls if call.name in JOINS and call.options.get("dim") in (0, -4, 2, 3, -1, -2)]
@@ -260,7 +260,7 @@ def check_segmentation_net(model) -> Passed:
             if height % 2 or width % 2:
                 fail(task, _odd_size_problem(height, width, found))
             fail(task, f"on a {height}x{width} slice the network returns {found} scores: upsample as much as you pooled.")
-        runs.append((height, width, out, calls, ran, _layer_sizes(model, X)))
+        runs.append((height, width, out, calls, ran, sizes))
     for height, width, out, calls, ran, sizes in runs:
         _check_structure(task, height, width, out, calls, ran, sizes)
     model.train()
