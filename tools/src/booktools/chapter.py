@@ -186,26 +186,27 @@ def read_chapter(path: str | Path, parser: MarkdownIt) -> Chapter:
     solution_line = 0
     exercise: Exercise | None = None
     after_solution: Exercise | None = None
+    start = 0
     for block in top_level_blocks(tokens):
         token = block[0]
         line = (token.map or (0, 0))[0] + 1
         name = directive_name(token)
+        directive = Directive.parse(token, line, path) if name else None
         if token.type == "front_matter":
             front_matter = yaml.safe_load(token.content) or {}
         elif token.type == "heading_open" and not title:
             title = block[1].content
-        _labels_of(block, tokens, path, labels)
+        _labels_of(token, directive, tokens, start, labels)
+        start += len(block)
         _refuse_markers_outside_code_cells(parser, block, path)
         if token.type == "myst_block_break":
             blocks.append(Block("break", block, line))
             continue
         if name not in (*STRUCTURE, "code-cell", "solution"):
-            directive = Directive.parse(token, line, path) if name else None
             if name == "admonition" and directive.argument == "Hint" and after_solution is None and exercise is not None:
                 exercise.hints.append(directive)
             blocks.append(Block("prose", block, line, directive, in_solution=bool(solution_line)))
             continue
-        directive = Directive.parse(token, line, path)
         if name == "solution":
             raise ChapterError(
                 path,
@@ -249,23 +250,23 @@ def _shown(cells: list[CodeCell]) -> list[CodeCell]:
     return [cell for cell in cells if not cell.in_solution]
 
 
-def _labels_of(block: list[Token], tokens: list[Token], path: Path, labels: dict[str, str]) -> None:
-    """Add the labels ``block`` defines, each with the title a link to it shows."""
-    token = block[0]
-    name = directive_name(token)
+def _labels_of(token: Token, directive: Directive | None, tokens: list[Token], start: int, labels: dict[str, str]) -> None:
+    """Add the labels a block defines, each with the title a link to it shows.
+
+    ``token`` opens the block, at index ``start`` of the chapter's ``tokens``;
+    ``directive`` is what it parses to, or None.
+    """
     if token.type == "myst_target":
-        start = tokens.index(token)
         headings = (tokens[j + 1].content for j in range(start, len(tokens)) if tokens[j].type == "heading_open")
         labels[token.content] = next(headings, "")
     elif token.type == "math_block_label":
         labels[token.info] = ""
-    elif name is not None and name not in CODE_BLOCKS and token.type in ("fence", "colon_fence"):
-        directive = Directive.parse(token, (token.map or (0, 0))[0] + 1, path)
+    elif directive is not None and directive.name not in CODE_BLOCKS:
         label = directive.options.get("label") or directive.options.get("name")
         if label:
             labels[str(label)] = directive.argument
         mystnb = directive.options.get("mystnb")
-        figure = mystnb.get("figure") if name == "code-cell" and isinstance(mystnb, dict) else None
+        figure = mystnb.get("figure") if directive.name == "code-cell" and isinstance(mystnb, dict) else None
         if isinstance(figure, dict) and figure.get("name"):
             labels[figure["name"]] = str(figure.get("caption", ""))
 
