@@ -1,5 +1,6 @@
 """Where the book's files are, shared by the test folders."""
 
+import functools
 import shutil
 import subprocess
 import textwrap
@@ -97,27 +98,37 @@ def small_book(root: Path, chapters: dict[str, str | None]) -> Book:
 # added there is built, executed, run under nbval, printed and opened in the browser with no change here.
 
 
+@functools.cache
+def _checkout_book() -> Book:
+    return Book.from_config(ROOT)
+
+
+def book(root: Path = ROOT) -> Book:
+    """The book at ``root``, its chapters read once; this checkout's is read once per test process."""
+    return _checkout_book() if Path(root) == ROOT else Book.from_config(root)
+
+
 def toc_chapters(root: Path = ROOT) -> list[str]:
     """Chapter names (``book/<name>``) in the order of ``_toc.yml``, the landing page first."""
-    return list(Book.from_config(root).docnames)
+    return list(book(root).docnames)
 
 
 def chapters_with_code(root: Path = ROOT) -> list[str]:
     """The chapters that are executed and get a student notebook, in the order of the table of contents."""
-    book = Book.from_config(root)
-    return [book.docname(chapter) for chapter in book.chapters_with_code]
+    found = book(root)
+    return [found.docname(chapter) for chapter in found.chapters_with_code]
 
 
 def exercise_chapters(root: Path = ROOT) -> list[str]:
     """The chapters that call self-checks, and so get an autograder."""
-    book = Book.from_config(root)
-    return [book.docname(chapter) for chapter in book.exercise_chapters]
+    found = book(root)
+    return [found.docname(chapter) for chapter in found.exercise_chapters]
 
 
 def chapters_with_solutions(root: Path = ROOT) -> list[str]:
     """The chapters whose exercises show solutions on the site."""
-    book = Book.from_config(root)
-    return [book.docname(chapter) for chapter in book.chapters if chapter.exercises]
+    found = book(root)
+    return [found.docname(chapter) for chapter in found.chapters if chapter.exercises]
 
 
 def chapters_with_maths(root: Path = ROOT) -> list[str]:

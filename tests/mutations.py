@@ -13,16 +13,9 @@ import io
 import re
 import textwrap
 import tokenize
-from functools import cache
 
-from bookpaths import ROOT
-from booktools.book import Book
+from bookpaths import book
 from cnnlab import checks
-
-
-@cache
-def _book() -> Book:
-    return Book.from_config(ROOT)
 
 
 def without_comments(code: str) -> str:
@@ -53,7 +46,7 @@ def without_comments(code: str) -> str:
 
 def reference_answer(chapter: str, label: str) -> str:
     """The code of the solution of exercise ``label`` in ``book/<chapter>.md``, as the student would write it."""
-    exercise = next(exercise for exercise in _book().chapter(f"book/{chapter}").exercises if exercise.label == label)
+    exercise = next(exercise for exercise in book().chapter(f"book/{chapter}").exercises if exercise.label == label)
     return without_comments("\n".join(cell.source for cell in exercise.solution)).strip("\n") + "\n"
 
 

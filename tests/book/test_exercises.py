@@ -5,10 +5,9 @@ import ast
 
 import pytest
 
-from bookpaths import ROOT
-from booktools.book import Book
+from bookpaths import book
 
-BOOK = Book.from_config(ROOT)
+BOOK = book()
 
 
 def canonical(code: str) -> str:

@@ -7,16 +7,14 @@ the cells tagged ``nbval-check-output`` are compared with the book build's.
 
 import pytest
 
-from bookpaths import ROOT
+from bookpaths import ROOT, book
 from booktools import notebooks
-from booktools.book import Book
 
 pytestmark = pytest.mark.book
 
 
 def test_checked_cells_exist():
-    book = Book.from_config(ROOT)
-    marked = sum("nbval-check-output" in cell.tags for chapter in book.chapters for cell in chapter.cells)
+    marked = sum("nbval-check-output" in cell.tags for chapter in book().chapters for cell in chapter.cells)
     assert marked >= 10
 
 
@@ -27,4 +25,4 @@ def test_student_notebooks_are_up_to_date():
 
 def test_every_chapter_source_is_in_the_table_of_contents():
     # With only_build_toc_files, Jupyter Book skips a chapter _toc.yml does not list, without a word.
-    assert Book.from_config(ROOT).stray_sources() == [], "list these chapters in _toc.yml, or delete them"
+    assert book().stray_sources() == [], "list these chapters in _toc.yml, or delete them"

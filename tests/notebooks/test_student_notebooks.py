@@ -3,8 +3,7 @@
 import nbformat
 import pytest
 
-from bookpaths import ROOT, chapters_with_code, exercise_chapters
-from booktools.book import Book
+from bookpaths import ROOT, book, chapters_with_code, exercise_chapters
 from booktools.myst_plain import myst_leftovers
 from booktools.runner import kernel_environment, run_notebook
 
@@ -52,7 +51,7 @@ def test_every_student_notebook_belongs_to_a_chapter_of_the_table_of_contents():
 
 @pytest.mark.parametrize("path", STUDENT_NOTEBOOKS, ids=lambda path: path.stem)
 def test_no_myst_syntax_is_left(path):
-    parser = Book.from_config(ROOT).parser
+    parser = book().parser
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
