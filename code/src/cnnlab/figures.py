@@ -1,4 +1,4 @@
-"""Figures of data and results: digit grids, confusion matrices, filters, feature maps, curves.
+"""Figures of data and results: digit grids, confusion matrices, filters, feature maps, curves, saliency maps.
 
 Each function returns a :class:`matplotlib.figure.Figure` and shows nothing.
 """
@@ -21,6 +21,8 @@ __all__ = [
     "filters_figure",
     "feature_maps_figure",
     "loss_curve_figure",
+    "saliency_figure",
+    "randomization_figure",
 ]
 
 
@@ -272,4 +274,88 @@ def segmentation_figure(
     handles = [Patch(color=colour, label=name) for colour, name in zip(_TISSUE_COLOURS[1:], names[1:])]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def saliency_figure(image, rows: dict, region=None) -> Figure:
+    """An image and its saliency maps, one row per model (trained, randomized...), each map with its colour bar.
+
+    A map that is never negative is drawn from black (0) to yellow; a signed
+    map in blue (negative) and red (positive) around a white 0.
+
+    Parameters
+    ----------
+    image : array or tensor (H, W)
+    rows : dict
+        Row title -> {method name -> map (H, W)}; every row names the same methods.
+    region : array or tensor (H, W) of bool, optional
+        The region whose score the maps explain, outlined on the image.
+
+    Raises
+    ------
+    ValueError
+        If a map's shape differs from the image's, or the rows name different methods.
+    """
+    image = _as_numpy(image)
+    if image.ndim != 2:
+        raise ValueError(f"image has shape {image.shape}: pass one 2-D image (H, W), for example images[i, 0].")
+    if not rows or not all(isinstance(maps, dict) and maps for maps in rows.values()):
+        raise ValueError("rows must map each row's title to a non-empty dict of maps, e.g. {'trained': {'gradient': m}}.")
+    methods = list(next(iter(rows.values())))
+    for title, maps in rows.items():
+        if list(maps) != methods:
+            raise ValueError(f"row {title!r} names {list(maps)} but the first row {methods}: give every row the same methods.")
+        for method, values in maps.items():
+            if _as_numpy(values).shape != image.shape:
+                raise ValueError(
+                    f"the {method} map of row {title!r} has shape {_as_numpy(values).shape} but the image {image.shape}: pass (H, W) maps."
+                )
+    fig, axes = plt.subplots(len(rows), len(methods) + 1, figsize=(2.3 * (len(methods) + 1), 2.3 * len(rows)), squeeze=False)
+    for row, (title, maps) in enumerate(rows.items()):
+        axes[row, 0].imshow(image, cmap="gray")
+        if region is not None:
+            axes[row, 0].contour(_as_numpy(region).astype(float), levels=[0.5], colors="tab:cyan", linewidths=0.8)
+        axes[row, 0].set_title(title, fontsize=10)
+        for ax, (method, values) in zip(axes[row, 1:], maps.items()):
+            values = _as_numpy(values)
+            if values.min() < 0:
+                limit = np.abs(values).max() or 1.0
+                shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            else:
+                shown = ax.imshow(values, cmap="inferno", vmin=0)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
+            ax.set_title(method, fontsize=10)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def randomization_figure(table) -> Figure:
+    """Rank correlation with the trained model's maps as more layers are randomized, one line per method.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per step of the randomization test (the layers randomized so far, in order), one column per method.
+
+    Raises
+    ------
+    ValueError
+        If the table is empty.
+    """
+    if len(table) == 0 or len(table.columns) == 0:
+        raise ValueError("the table is empty: pass one row per randomized layer and one column per method.")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    steps = ["none", *[str(name) for name in table.index]]
+    markers = "osD^v<>p"
+    for index, method in enumerate(table.columns):
+        ax.plot(steps, [1.0, *table[method].tolist()], marker=markers[index % len(markers)], label=method)
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set_ylim(min(-0.1, float(np.nanmin(table.to_numpy())) - 0.05), 1.05)
+    ax.set_xlabel("randomized down to layer (from the output)")
+    ax.set_ylabel("rank correlation with\nthe trained model's maps")
+    ax.grid(axis="y", color="0.9")
+    ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False, fontsize=9)
+    fig.tight_layout()
     return fig

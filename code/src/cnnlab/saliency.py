@@ -1,0 +1,390 @@
+"""Saliency maps: which pixels a class score depends on, and the sanity check that tells a real map from an edge detector.
+
+The reference methods of the saliency chapter, each equal to Captum's on the
+same model and input (``tests/unit/test_saliency.py`` holds them to it):
+
+* :func:`input_gradient`, the absolute gradient of one class score with
+  respect to each pixel (Captum's ``Saliency``);
+* :func:`gradient_times_input`, the signed gradient times the pixel
+  (``InputXGradient``);
+* :func:`occlusion`, the drop of the score when a patch of the image is
+  blanked out, averaged over the patches that cover each pixel
+  (``Occlusion``), with the patches from :func:`patch_masks`;
+* :func:`grad_cam`, the last convolutional layer's feature maps weighted by
+  their average gradient, after a ReLU, upsampled to the image (``LayerGradCam``
+  followed by a bilinear ``LayerAttribution.interpolate``).
+
+Every map has the images' shape ``(N, C, H, W)`` and is computed on the model
+in ``eval()`` mode, for the score (the logit) of the class ``target`` names
+for each image; no gradient or hook is left behind. :class:`RegionScores`
+turns a segmentation network into a classifier of one region, so that the
+same methods explain the score of a tissue on a slice.
+
+The model parameter randomization test of Adebayo et al. (NeurIPS 2018):
+:func:`layers_from_output` lists the layers to re-initialise, from the output
+down, :func:`randomization_test` re-initialises them one after the other and
+measures, with :func:`rank_correlation`, how much each map still resembles the
+trained model's.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from scipy.stats import rankdata
+
+from .arguments import whole_number
+
+__all__ = [
+    "RegionScores",
+    "grad_cam",
+    "gradient_times_input",
+    "input_gradient",
+    "layers_from_output",
+    "occlusion",
+    "patch_masks",
+    "randomization_test",
+    "rank_correlation",
+]
+
+Method = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _check_images(images) -> None:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
+        found = (
+            f"a {images.dtype} tensor of shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else repr(images)[:60]
+        )
+        raise ValueError(f"images is {found}: pass a float tensor (N, C, H, W), e.g. X[:8] from a test batch.")
+
+
+def _targets(target, images: torch.Tensor) -> torch.Tensor:
+    """``target`` as one class index per image, on the images' device."""
+    target = torch.as_tensor(target, device=images.device)
+    if target.is_floating_point() or target.ndim > 1 or (target.ndim == 1 and len(target) != len(images)):
+        raise ValueError(
+            f"target={target.tolist() if target.numel() <= 8 else tuple(target.shape)} is not one class index per image: "
+            f"pass an int or an integer tensor of {len(images)} classes, such as the labels y."
+        )
+    return target.long().expand(len(images))
+
+
+def _scores(model: nn.Module, images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The score (logit) of each image's target class, shape (N,)."""
+    logits = model(images)
+    if logits.ndim != 2:
+        raise ValueError(
+            f"the model returns shape {tuple(logits.shape)}, not one score per class (N, classes): "
+            "wrap a segmentation network in RegionScores(model, region) to explain one region's score."
+        )
+    return logits.gather(1, target[:, None]).squeeze(1)
+
+
+def input_gradient(model: nn.Module, images: torch.Tensor, target, absolute: bool = True) -> torch.Tensor:
+    """The gradient of each image's ``target`` score with respect to its pixels, as absolute values by default.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier returning (N, classes) scores; it is put in ``eval()`` mode.
+    images : torch.Tensor
+        (N, C, H, W); left untouched.
+    target : int or torch.Tensor
+        The class whose score to explain, one per image.
+    absolute : bool, default True
+        Return ``|gradient|`` (Captum's ``Saliency``) or the signed gradient.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, C, H, W), without gradient history; the model's parameters get no ``.grad``.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    >>> with torch.no_grad():
+    ...     _ = model[1].weight.copy_(torch.tensor([[1.0, -2.0, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0]]))
+    >>> input_gradient(model, torch.zeros(1, 1, 2, 2), target=0).flatten().tolist()
+    [1.0, 2.0, 0.0, 3.0]
+    """
+    _check_images(images)
+    target = _targets(target, images)
+    model.eval()
+    x = images.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (gradient,) = torch.autograd.grad(_scores(model, x, target).sum(), x)
+    return gradient.abs() if absolute else gradient
+
+
+def gradient_times_input(model: nn.Module, images: torch.Tensor, target) -> torch.Tensor:
+    """The signed input gradient times the image, pixel by pixel (Captum's ``InputXGradient``).
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(2, 1))
+    >>> with torch.no_grad():
+    ...     _ = model[1].weight.copy_(torch.tensor([[3.0, -1.0]]))
+    >>> gradient_times_input(model, torch.tensor([[[[2.0, 5.0]]]]), target=0).flatten().tolist()
+    [6.0, -5.0]
+    """
+    return input_gradient(model, images, target, absolute=False) * images.detach()
+
+
+def patch_masks(height: int, width: int, patch: int, stride: int) -> torch.Tensor:
+    """Boolean masks of the square patches an occlusion map slides over an image, shape (P, height, width).
+
+    Patches start every ``stride`` pixels along each side; where the last one
+    would not reach the edge, one more starts, cut off at the edge, so that
+    every pixel is covered (the positions Captum's ``Occlusion`` uses).
+
+    Raises
+    ------
+    ValueError
+        If ``patch`` is larger than the image or ``stride`` larger than ``patch`` (pixels would be skipped).
+
+    Examples
+    --------
+    >>> masks = patch_masks(4, 5, patch=2, stride=2)
+    >>> masks.shape, masks.sum(dim=0).min().item()
+    (torch.Size([6, 4, 5]), 1)
+    >>> masks[-1].int().tolist()
+    [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1]]
+    """
+    height, width = whole_number("height", height, minimum=1), whole_number("width", width, minimum=1)
+    patch, stride = whole_number("patch", patch, minimum=1), whole_number("stride", stride, minimum=1)
+    if patch > min(height, width):
+        raise ValueError(f"patch={patch} is larger than the {height}x{width} image: use a patch of at most {min(height, width)}.")
+    if stride > patch:
+        raise ValueError(
+            f"stride={stride} is larger than patch={patch}, so pixels between patches would never be covered: use stride <= patch."
+        )
+    rows = [i * stride for i in range(math.ceil((height - patch) / stride) + 1)]
+    columns = [j * stride for j in range(math.ceil((width - patch) / stride) + 1)]
+    masks = torch.zeros(len(rows) * len(columns), height, width, dtype=torch.bool)
+    for k, (top, left) in enumerate((top, left) for top in rows for left in columns):
+        masks[k, top : top + patch, left : left + patch] = True
+    return masks
+
+
+def occlusion(
+    model: nn.Module, images: torch.Tensor, target, patch: int = 4, stride: int = 2, batch_size: int = 1024
+) -> torch.Tensor:
+    """How much each image's ``target`` score drops when a patch around each pixel is set to 0 (Captum's ``Occlusion``).
+
+    Every patch of :func:`patch_masks` is blanked out in turn; each pixel gets
+    the average drop of the score over the patches that cover it. The occluded
+    copies run through the model in batches of ``batch_size``, not one forward
+    pass per patch.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, C, H, W): the same value for every channel of a pixel.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 1, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = model[1].weight.fill_(1.0)
+    >>> occlusion(model, torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), target=0, patch=1, stride=1).flatten().tolist()
+    [1.0, 2.0, 3.0, 4.0]
+    """
+    _check_images(images)
+    target = _targets(target, images)
+    batch_size = whole_number("batch_size", batch_size, minimum=1)
+    model.eval()
+    masks = patch_masks(images.shape[-2], images.shape[-1], patch, stride).to(images.device)
+    keep = (~masks)[:, None].to(images.dtype)  # (P, 1, H, W)
+    maps = []
+    with torch.no_grad():
+        original = _scores(model, images, target)
+        for image, score, label in zip(images, original, target):
+            occluded = image[None] * keep  # (P, C, H, W)
+            drops = torch.cat(
+                [score - _scores(model, chunk, label.expand(len(chunk))) for chunk in occluded.split(batch_size)]
+            )  # (P,)
+            total = torch.einsum("p,phw->hw", drops, masks.to(images.dtype))
+            maps.append((total / masks.sum(dim=0)).expand_as(image))
+    return torch.stack(maps)
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, target, layer: nn.Module) -> torch.Tensor:
+    """Grad-CAM: ``layer``'s feature maps weighted by the average gradient of the score, ReLU, upsampled to the images.
+
+    A forward hook keeps the layer's output and its gradient; the hook is
+    removed before returning, even if the model fails. The map is upsampled
+    bilinearly (``align_corners=False``).
+
+    Returns
+    -------
+    torch.Tensor
+        (N, 1, H, W), 0 or more.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    >>> grad_cam(model, torch.rand(2, 1, 8, 8), target=1, layer=model[0]).shape
+    torch.Size([2, 1, 8, 8])
+    >>> model[0]._forward_hooks
+    OrderedDict()
+    """
+    _check_images(images)
+    target = _targets(target, images)
+    if not isinstance(layer, nn.Module) or not any(layer is module for module in model.modules()):
+        raise ValueError(f"layer={type(layer).__name__} is not a layer of the model: pass one of its modules, e.g. model.conv2.")
+    model.eval()
+    kept = {}
+
+    def keep_output(module, inputs, output):
+        kept["features"] = output
+
+    hook = layer.register_forward_hook(keep_output)
+    try:
+        with torch.enable_grad():
+            scores = _scores(model, images.detach(), target)
+            (gradients,) = torch.autograd.grad(scores.sum(), kept["features"])
+    finally:
+        hook.remove()
+    features = kept["features"].detach()  # (N, K, h, w)
+    weights = gradients.mean(dim=(2, 3), keepdim=True)  # (N, K, 1, 1)
+    cam = F.relu((weights * features).sum(dim=1, keepdim=True))  # (N, 1, h, w)
+    return F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False).detach()
+
+
+class RegionScores(nn.Module):
+    """A segmentation network seen as a classifier of one region: each class's scores summed over the region's pixels.
+
+    ``RegionScores(model, region)(images)`` is ``(N, classes)``: for every
+    class, its score summed over the pixels where ``region`` is True. The
+    saliency methods then explain why the network gives a tissue to that region.
+
+    Examples
+    --------
+    >>> segment = nn.Conv2d(1, 3, kernel_size=1)
+    >>> region = torch.zeros(5, 4, dtype=torch.bool)
+    >>> region[1:3, 1:3] = True
+    >>> RegionScores(segment, region)(torch.rand(2, 1, 5, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, model: nn.Module, region: torch.Tensor) -> None:
+        super().__init__()
+        if not isinstance(region, torch.Tensor) or region.dtype != torch.bool or region.ndim not in (2, 3):
+            found = (
+                f"a {region.dtype} tensor of shape {tuple(region.shape)}"
+                if isinstance(region, torch.Tensor)
+                else type(region).__name__
+            )
+            raise ValueError(f"region is {found}: pass a boolean mask (H, W) or (N, H, W), e.g. labels[0] == 2.")
+        self.model = model
+        self.register_buffer("region", region)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = self.model(x)  # (N, classes, H, W)
+        if scores.shape[-2:] != self.region.shape[-2:]:
+            raise ValueError(
+                f"the region is {tuple(self.region.shape[-2:])} but the network's scores are {tuple(scores.shape[-2:])}: "
+                "pass a mask of the slice's size."
+            )
+        return (scores * self.region.unsqueeze(-3)).sum(dim=(-2, -1))  # (N, classes)
+
+
+def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = True) -> torch.Tensor:
+    """Spearman's rank correlation between each map and its counterpart, one number per image.
+
+    Ties share their average rank. A map with no variation at all (a Grad-CAM
+    that the ReLU zeroed everywhere) ranks nothing, and gets NaN.
+
+    Parameters
+    ----------
+    maps, others : torch.Tensor
+        Two batches of maps of the same shape, (N, ...).
+    absolute : bool, default True
+        Rank the absolute values, as Adebayo et al. do for maps whose sign is arbitrary.
+
+    Returns
+    -------
+    torch.Tensor
+        (N,) float64, each between -1 and 1, or NaN.
+
+    Examples
+    --------
+    >>> a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])
+    >>> rank_correlation(a, torch.tensor([[10.0, 20.0, 30.0, 40.0], [4.0, 3.0, 2.0, 1.0]])).tolist()
+    [1.0, -1.0]
+    """
+    for name, value in (("maps", maps), ("others", others)):
+        if not isinstance(value, torch.Tensor) or value.ndim < 2:
+            raise ValueError(f"{name} is not a batch of maps: pass a tensor (N, ...) such as input_gradient's (N, 1, H, W).")
+    if maps.shape != others.shape:
+        raise ValueError(f"maps has shape {tuple(maps.shape)} but others {tuple(others.shape)}: compare maps of the same images.")
+    a, b = (value.detach().flatten(1).double().cpu().numpy() for value in (maps, others))
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
+    ranks_a, ranks_b = (rankdata(values, axis=1) for values in (a, b))
+    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
+    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = (ranks_a * ranks_b).sum(axis=1) / np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
+    return torch.from_numpy(correlation)
+
+
+def layers_from_output(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers with weights of ``model``, named, from the output down: the modules that have ``reset_parameters``.
+
+    The order is the reverse of the order in which the model defines them,
+    which is the order its forward pass uses them in a network built layer
+    after layer.
+
+    Examples
+    --------
+    >>> [name for name, _ in layers_from_output(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.BatchNorm2d(2)))]
+    ['2', '0']
+    """
+    layers = [(name, module) for name, module in model.named_modules() if name and hasattr(module, "reset_parameters")]
+    return layers[::-1]
+
+
+def randomization_test(model: nn.Module, method: Method, images: torch.Tensor, target, seed: int = 0) -> dict[str, float]:
+    """The cascading model parameter randomization test: how much a method's maps survive re-initialised layers.
+
+    The layers of a copy of ``model`` are re-initialised one after the other,
+    from the output down, each with its own ``reset_parameters`` (the layers
+    above it staying random); after each, ``method`` maps the images again and
+    the mean :func:`rank_correlation` with the trained model's maps is
+    recorded. A map that depends on what the model learned decorrelates; one
+    that stays high behaves like an edge detector of the input.
+
+    Parameters
+    ----------
+    method : callable
+        ``method(model, images, target)`` returning maps, such as :func:`input_gradient`.
+    seed : int, default 0
+        Seed of the re-initialisation, so that every method meets the same random weights.
+
+    Returns
+    -------
+    dict
+        Layer name to mean rank correlation over the images (NaN maps left out), in the order randomized.
+    """
+    seed = whole_number("seed", seed, minimum=0)
+    original = method(model, images, target)
+    randomized = copy.deepcopy(model)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        correlations = {}
+        for name, layer in layers_from_output(randomized):
+            layer.reset_parameters()
+            correlations[name] = rank_correlation(original, method(randomized, images, target)).nanmean().item()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return correlations
