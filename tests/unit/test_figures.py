@@ -105,3 +105,53 @@ def test_ablation_figure_shows_every_run_and_each_mean():
     plt.close(fig)
     with pytest.raises(TypeError, match="runs must be the table that compare_models returns"):
         figures.ablation_figure(runs[["model", "test accuracy"]])
+
+
+def test_saliency_figure_puts_each_map_beside_its_image_with_a_colour_bar():
+    image = np.zeros((6, 5))
+    region = np.zeros((6, 5), dtype=bool)
+    region[2:4, 1:3] = True
+    rows = {
+        "trained": {"gradient": np.random.rand(6, 5), "gradient ⊙ input": np.random.randn(6, 5)},
+        "all layers random": {"gradient": np.random.rand(6, 5), "gradient ⊙ input": np.random.randn(6, 5)},
+    }
+    fig = figures.saliency_figure(image, rows, region=region)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == [
+        "trained",
+        "gradient",
+        "gradient ⊙ input",
+        "all layers random",
+        "gradient",
+        "gradient ⊙ input",
+    ]
+    assert len(fig.axes) == len(panels) + 4, "one colour bar per map"
+    signed = panels[2].images[0]
+    assert signed.get_cmap().name == "RdBu_r" and signed.norm.vmin == -signed.norm.vmax
+    assert panels[1].images[0].norm.vmin == 0
+    assert panels[0].collections, "the region is outlined on the image"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ({}, "rows must map each row's title"),
+        ({"a": {"m": np.zeros((6, 5))}, "b": {"n": np.zeros((6, 5))}}, "row 'b' names"),
+        ({"a": {"m": np.zeros((5, 5))}}, r"the m map of row 'a' has shape \(5, 5\)"),
+    ],
+)
+def test_saliency_figure_errors(rows, message):
+    with pytest.raises(ValueError, match=message):
+        figures.saliency_figure(np.zeros((6, 5)), rows)
+
+
+def test_randomization_figure_starts_every_method_at_one():
+    import pandas as pd
+
+    table = pd.DataFrame({"gradient": [0.6, 0.3], "Grad-CAM": [0.1, -0.2]}, index=["fc2", "fc1"])
+    fig = figures.randomization_figure(table)
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() in table.columns]
+    assert [list(line.get_ydata()) for line in lines] == [[1.0, 0.6, 0.3], [1.0, 0.1, -0.2]]
+    assert [tick.get_text() for tick in fig.axes[0].get_xticklabels()] == ["none", "fc2", "fc1"]
+    with pytest.raises(ValueError, match="the table is empty"):
+        figures.randomization_figure(pd.DataFrame())

@@ -66,3 +66,14 @@ def test_no_build_only_code_in_the_student_package():
     modules = {path.stem for path in (ROOT / "code" / "src" / "cnnlab").rglob("*.py")}
     assert not {"notebooks", "report"} & modules
     assert "scripts" not in PROJECT
+
+
+def test_captum_installs_in_seconds_on_colab():
+    """Captum, which the saliency chapter imports, is pure Python and needs only what Colab already has."""
+    from importlib.metadata import distribution
+
+    captum = distribution("captum")
+    needs = {Requirement(line).name.lower() for line in captum.requires or [] if "extra ==" not in line}
+    assert needs <= {"torch", "numpy", "matplotlib", "packaging", "tqdm"}, needs
+    wheel = captum.read_text("WHEEL") or ""
+    assert "Root-Is-Purelib: true" in wheel, "a compiled wheel would have to match Colab's Python and platform"

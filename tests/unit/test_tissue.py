@@ -95,3 +95,37 @@ def test_segmentation_figure_colours_every_map(slices):
         figures.segmentation_figure(np.zeros((3, 3)), np.zeros((3, 3), int), {"guess": np.zeros((2, 2), int)})
     with pytest.raises(ValueError, match="image has shape"):
         figures.segmentation_figure(np.zeros((1, 3, 3)), np.zeros((3, 3), int))
+
+
+@pytest.mark.parametrize(("height", "width"), [(16, 12), (13, 9), (117, 99)])
+def test_tissue_net_scores_every_pixel_of_any_slice(height, width):
+    torch.manual_seed(0)
+    assert tissue.TissueNet()(torch.rand(2, 1, height, width)).shape == (2, 4, height, width)
+
+
+def test_train_network_learns_the_labels_and_returns_an_eval_model(slices):
+    few = slice(30, 46)
+    model = tissue.train_network(slices.images[few], slices.labels[few], num_steps=30)
+    assert not model.training
+    with torch.no_grad():
+        predicted = model(slices.images[few]).argmax(dim=1)
+    majority = (slices.labels[few] == 0).float().mean().item()
+    assert tissue.pixel_accuracy(predicted, slices.labels[few]) > majority + 0.05, "better than calling everything background"
+    again = tissue.train_network(slices.images[few], slices.labels[few], num_steps=30)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())), "seeded"
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (
+            torch.zeros(2, 1, 8, 8),
+            torch.zeros(3, 8, 8, dtype=torch.int64),
+            r"images \(2, 1, 8, 8\) and labels \(3, 8, 8\) do not match",
+        ),
+        (torch.zeros(2, 1, 8, 8), torch.zeros(2, 8, 8, dtype=torch.int64), "hold no CSF, grey matter, white matter"),
+    ],
+)
+def test_train_network_refuses_what_it_cannot_learn(images, labels, message):
+    with pytest.raises(ValueError, match=message):
+        tissue.train_network(images, labels, num_steps=1)

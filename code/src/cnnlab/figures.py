@@ -308,7 +308,8 @@ def saliency_figure(image, rows: dict, region=None) -> Figure:
         for method, values in maps.items():
             if _as_numpy(values).shape != image.shape:
                 raise ValueError(
-                    f"the {method} map of row {title!r} has shape {_as_numpy(values).shape} but the image {image.shape}: pass (H, W) maps."
+                    f"the {method} map of row {title!r} has shape {_as_numpy(values).shape} but the image {image.shape}: "
+                    "pass (H, W) maps."
                 )
     fig, axes = plt.subplots(len(rows), len(methods) + 1, figsize=(2.3 * (len(methods) + 1), 2.3 * len(rows)), squeeze=False)
     for row, (title, maps) in enumerate(rows.items()):

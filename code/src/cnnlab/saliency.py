@@ -162,7 +162,8 @@ def patch_masks(height: int, width: int, patch: int, stride: int) -> torch.Tenso
         raise ValueError(f"patch={patch} is larger than the {height}x{width} image: use a patch of at most {min(height, width)}.")
     if stride > patch:
         raise ValueError(
-            f"stride={stride} is larger than patch={patch}, so pixels between patches would never be covered: use stride <= patch."
+            f"stride={stride} is larger than patch={patch}, so pixels between patches would never be covered: "
+            "use stride <= patch."
         )
     rows = [i * stride for i in range(math.ceil((height - patch) / stride) + 1)]
     columns = [j * stride for j in range(math.ceil((width - patch) / stride) + 1)]

@@ -225,7 +225,8 @@ def train_network(
     """
     if images.ndim != 4 or labels.shape != (images.shape[0], *images.shape[2:]):
         raise ValueError(
-            f"images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match: pass (N, 1, H, W) slices and (N, H, W) labels."
+            f"images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match: "
+            "pass (N, 1, H, W) slices and (N, H, W) labels."
         )
     counts = torch.bincount(labels.flatten(), minlength=len(TISSUES)).float()
     if (counts == 0).any():

@@ -237,7 +237,7 @@ def _inside_masks(height: int, width: int, patch: int, stride: int) -> torch.Ten
 
 @self_check("5.2", "your occlusion")
 def check_occlusion(occlusion: Callable) -> Passed:
-    """Ex 5.2: ``occlusion(model, images, target, patch, stride)``: the average drop of the score over the patches covering each pixel."""
+    """Ex 5.2: ``occlusion(model, images, target, patch, stride)``: the mean drop of the score over the patches on each pixel."""
     task = "5.2"
     _require_function(occlusion, "occlusion", "occlusion(model, images, target, patch, stride)", task)
     model = _model()
@@ -340,7 +340,7 @@ def _cam(model, images, target, layer, relu=True, pooled=True, mode="bilinear", 
 
 @self_check("5.3", "your grad_cam")
 def check_grad_cam(grad_cam: Callable) -> Passed:
-    """Ex 5.3: ``grad_cam(model, images, target, layer)``: ReLU of the layer's maps weighted by their average gradient, upsampled; no hook left."""
+    """Ex 5.3: ``grad_cam(model, images, target, layer)``: the ReLU of gradient-weighted maps, upsampled, no hook left."""
     task = "5.3"
     _require_function(grad_cam, "grad_cam", "grad_cam(model, images, target, layer)", task)
     model, images, target = _model(), _images(3, 14, 14, seed=3), torch.tensor([1, 0, 4])
@@ -446,7 +446,7 @@ def _as_float(value, name: str, task: str) -> float:
 
 @self_check("5.4", "your randomization_test")
 def check_randomization_test(randomization_test: Callable) -> Passed:
-    """Ex 5.4: ``randomization_test(model, method, images, target)``: cascading re-initialisation from the output down, mean rank correlation per layer."""
+    """Ex 5.4: ``randomization_test(model, method, images, target)``: layers reset from the top, a rank correlation each."""
     task = "5.4"
     _require_function(randomization_test, "randomization_test", "randomization_test(model, method, images, target)", task)
     model = _model().eval()
@@ -470,7 +470,8 @@ def check_randomization_test(randomization_test: Callable) -> Passed:
     if not isinstance(found, dict):
         fail(
             task,
-            f"randomization_test returned a {type(found).__name__}: return a dict from each layer's name to its mean rank correlation.",
+            f"randomization_test returned a {type(found).__name__}: return a dict from each layer's name to its mean "
+            "rank correlation.",
         )
     keys = list(found)
     if any(not isinstance(key, str) for key in keys):
