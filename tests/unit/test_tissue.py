@@ -105,13 +105,13 @@ def test_tissue_net_scores_every_pixel_of_any_slice(height, width):
 
 def test_train_network_learns_the_labels_and_returns_an_eval_model(slices):
     few = slice(30, 46)
-    model = tissue.train_network(slices.images[few], slices.labels[few], num_steps=30)
+    model = tissue.train_network(slices.images[few], slices.labels[few], num_steps=15)
     assert not model.training
     with torch.no_grad():
         predicted = model(slices.images[few]).argmax(dim=1)
     majority = (slices.labels[few] == 0).float().mean().item()
     assert tissue.pixel_accuracy(predicted, slices.labels[few]) > majority + 0.05, "better than calling everything background"
-    again = tissue.train_network(slices.images[few], slices.labels[few], num_steps=30)
+    again = tissue.train_network(slices.images[few], slices.labels[few], num_steps=15)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())), "seeded"
 
 
