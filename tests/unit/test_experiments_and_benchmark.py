@@ -86,8 +86,9 @@ def test_against_baseline_calls_only_separate_ranges_beyond_the_noise():
 def test_benchmark_recipes_train_on_the_same_images(sample):
     train_dataset, test_dataset, _ = sample
     table = benchmark.run_benchmark(train_dataset, test_dataset, num_images=256, devices=["cpu"])
-    assert list(table.index) == [recipe.name for recipe in benchmark.RECIPES]
-    assert table["steps"].tolist() == [256 // recipe.batch_size for recipe in benchmark.RECIPES]
+    timed, _ = benchmark.recipes_for("cpu")
+    assert list(table.index) == [recipe.name for recipe in timed]
+    assert table["steps"].tolist() == [256 // recipe.batch_size for recipe in timed]
     assert (table["images"] == 256).all()
     assert table["speed-up"].iloc[0] == 1.0
     assert ((table["seconds"] > 0) & table["test accuracy"].between(0, 1)).all()
@@ -109,6 +110,52 @@ def test_fast_recipe_keeps_the_accuracy():
         benchmark.fast_recipe(pd.concat([table, table.assign(device="cuda")]))
     with pytest.raises(ValueError, match="tolerance=-0.1 must be 0 or more"):
         benchmark.fast_recipe(table, tolerance=-0.1)
+
+
+def test_fast_recipe_can_take_the_accuracy_of_another_run():
+    timed = pd.DataFrame(
+        {"device": "cpu", "seconds per 60,000 images": [20.0, 2.0, 3.0, 4.0], "test accuracy": [0.9, 0.1, 0.1, 0.1]},
+        index=["original", "not recorded", "inaccurate when recorded", "accurate when recorded"],
+    )
+    recorded = pd.Series({"original": 0.960, "inaccurate when recorded": 0.940, "accurate when recorded": 0.957})
+    assert benchmark.fast_recipe(timed, accuracy=recorded) == "accurate when recorded"
+    with pytest.raises(ValueError, match="accuracy does not name the original recipe 'original'"):
+        benchmark.fast_recipe(timed, accuracy=recorded.drop("original"))
+
+
+@pytest.mark.parametrize(
+    ("capability", "instructions", "expected"),
+    [
+        ("AVX2", {"_is_avx512_bf16_supported": True}, "PyTorch's CPU kernels here use AVX2, without bfloat16 instructions"),
+        ("AVX512", {"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": False}, "neither the AVX-512 BF16 nor the AMX"),
+        ("AVX512", {"_is_avx512_bf16_supported": True, "_is_amx_tile_supported": False}, None),
+        ("AVX512", {"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": True}, None),
+    ],
+)
+def test_bfloat16_is_tried_only_with_bfloat16_instructions(monkeypatch, capability, instructions, expected):
+    for name, value in instructions.items():
+        monkeypatch.setattr(torch.cpu, name, lambda value=value: value, raising=False)
+    problem = benchmark.bfloat16_problem("cpu", capability=capability)
+    assert problem is None if expected is None else expected in problem
+
+
+def test_recipes_for_leaves_out_bfloat16_with_the_reason(monkeypatch):
+    monkeypatch.setattr(benchmark, "bfloat16_problem", lambda device: "no bfloat16 here")
+    kept, skipped = benchmark.recipes_for("cpu")
+    assert [r.name for r in kept] == [r.name for r in benchmark.RECIPES if not r.bfloat16]
+    assert skipped == {r.name: "no bfloat16 here" for r in benchmark.RECIPES if r.bfloat16} and skipped
+    monkeypatch.setattr(benchmark, "bfloat16_problem", lambda device: None)
+    assert benchmark.recipes_for("cpu") == (benchmark.RECIPES, {})
+
+
+def test_profile_recipe_accounts_for_a_step_by_kind_of_operation(sample):
+    train_dataset, _, _ = sample
+    profile = benchmark.profile_recipe(benchmark.RECIPES[4], train_dataset, num_steps=2)
+    assert profile["share"].sum() == pytest.approx(1.0)
+    assert {"convolutions, forward", "convolutions, backward", "max-pooling, forward", "optimiser"} <= set(profile.index)
+    assert profile["milliseconds per step"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="num_steps=0 must be a positive whole number"):
+        benchmark.profile_recipe(benchmark.RECIPES[4], train_dataset, num_steps=0)
 
 
 def test_the_fast_recipes_change_memory_format_and_precision():

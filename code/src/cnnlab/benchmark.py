@@ -21,7 +21,9 @@ images (one full MNIST epoch, 60,000, by default, cycling a smaller set):
 The *fast recipe* is then the fastest of them whose test accuracy is no more
 than half a point below the original practical's (:func:`fast_recipe`): the
 measurement, not a guess, decides which batch size and precision pay on the
-machine at hand.
+machine at hand. The bfloat16 recipes are tried only on a device with
+bfloat16 arithmetic (:func:`bfloat16_problem` says why not elsewhere), since
+elsewhere autocast only adds conversions.
 
 The *floor* is the time the arithmetic alone would take: the floating-point
 operations of one training step (forward and backward, counted by
@@ -35,9 +37,13 @@ machine's state; ``benchmarks/training_speed.py`` prints the table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -57,6 +63,9 @@ __all__ = [
     "training_flops_per_image",
     "run_recipe",
     "run_benchmark",
+    "bfloat16_problem",
+    "recipes_for",
+    "profile_recipe",
     "fast_recipe",
     "recorded_measurements",
 ]
@@ -255,7 +264,8 @@ def run_benchmark(
     devices : list of str, optional
         By default the CPU, and the accelerator when there is one.
     recipes : tuple of Recipe
-        The first is the baseline of the speed-ups.
+        The first is the baseline of the speed-ups. A device without bfloat16
+        arithmetic skips the bfloat16 ones (:func:`recipes_for`).
     seed : int
         Seed of the weights and the shuffling, the same for every recipe.
 
@@ -276,7 +286,8 @@ def run_benchmark(
         X_test, y_test = (t.to(device) for t in loaders.dataset_to_tensors(test_dataset))
         test_loader = loaders.tensor_loader(X_test, y_test, batch_size=1000)
         floor = flops * 60_000 / (matmul_gflops(device=device) * 1e9)
-        device_rows = [run_recipe(r, train_dataset, test_loader, num_images, device, seed) for r in recipes]
+        kept, _ = recipes_for(device, recipes)
+        device_rows = [run_recipe(r, train_dataset, test_loader, num_images, device, seed) for r in kept]
         for row in device_rows:
             row["speed-up"] = device_rows[0]["seconds per 60,000 images"] / row["seconds per 60,000 images"]
             row["floor seconds"] = floor
@@ -285,13 +296,160 @@ def run_benchmark(
     return pd.DataFrame(rows).set_index("recipe")
 
 
-def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005) -> str:
+def bfloat16_problem(device: torch.device | str = "cpu", capability: str | None = None) -> str | None:
+    """Why ``device`` has no bfloat16 arithmetic worth using, or None when it has.
+
+    On a CPU, bfloat16 pays only with the AVX-512 BF16 or AMX instructions,
+    and only where PyTorch's kernels may use AVX-512 (its CPU capability,
+    ``torch.backends.cpu.get_cpu_capability()``, which ``ATEN_CPU_CAPABILITY``
+    can lower); elsewhere autocast converts to bfloat16 and computes in
+    float32, slower than float32 alone. A CUDA GPU needs compute capability 8
+    (Ampere) or later.
+
+    Parameters
+    ----------
+    capability : str, optional
+        PyTorch's CPU capability, such as ``"AVX2"`` or ``"AVX512"``; by default this process's.
+
+    Examples
+    --------
+    >>> bfloat16_problem("cpu", capability="AVX2").split(":")[0]
+    "PyTorch's CPU kernels here use AVX2, without bfloat16 instructions"
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return None
+        return f"{torch.cuda.get_device_name(device)} has no bfloat16 arithmetic (it needs compute capability 8 or later)"
+    if device.type != "cpu":
+        return None
+    capability = capability or torch.backends.cpu.get_cpu_capability()
+    instructions = [
+        name
+        for name, check in (("AVX-512 BF16", "_is_avx512_bf16_supported"), ("AMX", "_is_amx_tile_supported"))
+        if getattr(torch.cpu, check, lambda: False)()
+    ]
+    if not capability.upper().startswith("AVX512"):
+        return (
+            f"PyTorch's CPU kernels here use {capability}, without bfloat16 instructions, so bfloat16 operations "
+            "would be emulated, slower than float32"
+        )
+    if not instructions:
+        return (
+            "this processor has neither the AVX-512 BF16 nor the AMX instructions, so bfloat16 operations "
+            "would be emulated, slower than float32"
+        )
+    return None
+
+
+def recipes_for(
+    device: torch.device | str = "cpu", recipes: tuple[Recipe, ...] = RECIPES
+) -> tuple[tuple[Recipe, ...], dict[str, str]]:
+    """The recipes worth timing on ``device``, and those left out with the reason.
+
+    Examples
+    --------
+    >>> kept, skipped = recipes_for("cpu")
+    >>> all(not recipe.bfloat16 for recipe in kept) == bool(skipped)
+    True
+    """
+    problem = bfloat16_problem(device)
+    if problem is None:
+        return recipes, {}
+    return tuple(r for r in recipes if not r.bfloat16), {r.name: problem for r in recipes if r.bfloat16}
+
+
+# Where PyTorch's profiler puts each operation's own time, by the operation's name (the first match wins).
+_OPERATION_GROUPS = (
+    ("convolutions, backward", ("convolution_backward",)),
+    ("convolutions, forward", ("convolution",)),
+    ("max-pooling, backward", ("max_pool2d_with_indices_backward",)),
+    ("max-pooling, forward", ("max_pool2d",)),
+    ("filling gradients with zeros", ("fill_", "zero_")),
+    ("linear layers", ("aten::mm", "aten::addmm", "aten::t", "aten::sum")),
+    ("ReLU", ("relu", "clamp_min", "threshold_backward")),
+    ("loss", ("log_softmax", "nll_loss")),
+    ("optimiser", ("Optimizer.", "aten::add_", "aten::mul_", "_foreach")),
+    ("loading batches", ("DataLoader", "aten::index", "aten::stack")),
+)
+
+
+def _operation_group(name: str) -> str:
+    return next((group for group, keys in _OPERATION_GROUPS if any(key in name for key in keys)), "other")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Within the block, the process's standard error goes nowhere: the profiler's C++ library logs its start and stop there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def profile_recipe(
+    recipe: Recipe, train_dataset: Dataset, num_steps: int = 20, device: torch.device | str = "cpu", seed: int = 0
+) -> pd.DataFrame:
+    """Where a recipe's training time goes: PyTorch's profiler over ``num_steps`` steps, grouped by kind of operation.
+
+    Each operation's own time (its *self* time, without the operations it
+    calls) is put in one group: the convolutions forward and backward, the
+    max-pooling forward and backward, zero-filling, the linear layers, ReLU,
+    the loss, the optimiser and loading batches.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group, largest first: ``milliseconds per step`` and ``share`` (of the total).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps={num_steps!r} must be a positive whole number, for example 20.")
+    device = torch.device(device)
+    train.seed_everything(seed)
+    model = _model(recipe, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    loader = _train_loader(recipe, train_dataset, seed, device)
+    loss_fn = nn.CrossEntropyLoss()
+    train.train_for_steps(model, loader, loss_fn, optimizer, device, 5, progress=False)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with _native_stderr_silenced(), profile(activities=activities) as profiler:
+        train.train_for_steps(model, loader, loss_fn, optimizer, device, num_steps, progress=False)
+    times: dict[str, float] = {}
+    for event in profiler.key_averages():
+        group = _operation_group(event.key)
+        times[group] = times.get(group, 0.0) + event.self_cpu_time_total / 1000 / num_steps
+    table = pd.Series(times, name="milliseconds per step").sort_values(ascending=False).to_frame()
+    table["share"] = table["milliseconds per step"] / table["milliseconds per step"].sum()
+    return table.rename_axis("operations")
+
+
+def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005, accuracy: pd.Series | None = None) -> str:
     """The fastest recipe of a :func:`run_benchmark` table within ``tolerance`` of the first recipe's test accuracy.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One device's rows of :func:`run_benchmark`, the original recipe first.
+    tolerance : float, default 0.005
+        How far below the original's accuracy a recipe may be (half a point).
+    accuracy : pandas.Series, optional
+        The test accuracy of each recipe from another run, by recipe name, such
+        as the recorded full run: a short run times the recipes well but trains
+        them too little to compare their accuracy. A recipe it does not name
+        cannot be chosen.
 
     Raises
     ------
     ValueError
-        If the table holds more than one device (pick one first) or ``tolerance`` is negative.
+        If the table holds more than one device (pick one first), ``tolerance`` is negative, or
+        ``accuracy`` does not name the table's first recipe.
 
     Examples
     --------
@@ -299,13 +457,21 @@ def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005) -> str:
     ...                       "test accuracy": [0.96, 0.94, 0.958]}, index=["original", "b", "c"])
     >>> fast_recipe(table)
     'c'
+    >>> fast_recipe(table, accuracy=pd.Series({"original": 0.96, "b": 0.958, "c": 0.958}))
+    'b'
     """
     if table["device"].nunique() != 1:
         raise ValueError(f"the table holds devices {sorted(table['device'].unique())}: pass one, table[table.device == 'cpu'].")
     if tolerance < 0:
         raise ValueError(f"tolerance={tolerance} must be 0 or more, for example 0.005 (half a point of accuracy).")
-    good = table[table["test accuracy"] >= table["test accuracy"].iloc[0] - tolerance - 1e-12]
-    return str(good["seconds per 60,000 images"].idxmin())
+    if accuracy is None:
+        accuracy = table["test accuracy"]
+    elif table.index[0] not in accuracy.index:
+        raise ValueError(
+            f"accuracy does not name the original recipe {table.index[0]!r}: pass the accuracies of the same recipes."
+        )
+    good = accuracy.reindex(table.index) >= accuracy[table.index[0]] - tolerance - 1e-12
+    return str(table.loc[good, "seconds per 60,000 images"].idxmin())
 
 
 def recorded_measurements() -> list[dict]:
