@@ -313,8 +313,8 @@ def bfloat16_problem(device: torch.device | str = "cpu", capability: str | None 
 
     Examples
     --------
-    >>> bfloat16_problem("cpu", capability="AVX2").split(":")[0]
-    "PyTorch's CPU kernels here use AVX2, without bfloat16 instructions"
+    >>> bfloat16_problem("cpu", capability="AVX2").split(",")[0]
+    "PyTorch's CPU kernels here use AVX2"
     """
     device = torch.device(device)
     if device.type == "cuda":
