@@ -330,26 +330,32 @@ def marker_lines(source: str, path: object = "<cell>", first_line: int = 1) -> t
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type != tokenize.COMMENT:
             continue
-        if _GIVEN.match(token.string):
-            if not token.string.startswith(GIVEN_MARKER):
-                raise ChapterError(
+        line, comment = token.start[0], token.string
+        if _GIVEN.match(comment):
+            if not comment.startswith(GIVEN_MARKER):
+                _refuse_marker(
                     path,
-                    first_line + token.start[0] - 1,
-                    f"the comment {token.string!r} looks like the given marker but is not one: "
-                    f"write exactly {GIVEN_MARKER!r}, lower case, at the start of the statement's comment.",
+                    first_line + line - 1,
+                    comment,
+                    "the given marker",
+                    f"write exactly {GIVEN_MARKER!r}, lower case, at the start of the statement's comment",
                 )
-            given.add(token.start[0])
-        if not has_pencil(token.string):
-            continue
-        if not re.match(r"# ✎(\s|$)", token.string):
-            raise ChapterError(
-                path,
-                first_line + token.start[0] - 1,
-                f"the comment {token.string!r} looks like a blank marker but is "
-                f"not one: write exactly {BLANK_MARKER!r} (hash, space, U+270E) at the end of the statement.",
-            )
-        answers.add(token.start[0])
+            given.add(line)
+        if has_pencil(comment):
+            if not re.match(r"# ✎(\s|$)", comment):
+                _refuse_marker(
+                    path,
+                    first_line + line - 1,
+                    comment,
+                    "a blank marker",
+                    f"write exactly {BLANK_MARKER!r} (hash, space, U+270E) at the end of the statement",
+                )
+            answers.add(line)
     return answers, given
+
+
+def _refuse_marker(path, line: int, comment: str, marker: str, fix: str) -> None:
+    raise ChapterError(path, line, f"the comment {comment!r} looks like {marker} but is not one: {fix}.")
 
 
 def _is_structure(node: ast.stmt) -> bool:
