@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         f"thread(s); one epoch of 60,000 images is {gflops:.0f} GFLOP of training arithmetic"
     )
     print(as_text(table))
-    for device in table["device"].unique():
-        for name, reason in benchmark.recipes_for(device)[1].items():
+    skipped = {device: benchmark.recipes_for(device)[1] for device in table["device"].unique()}
+    for device, reasons in skipped.items():
+        for name, reason in reasons.items():
             print(f"skipped on {device}: {name}: {reason}")
     if busy is not None:
         print(f"\nBatch 8, {options.steps:,} steps, alone and beside one process that keeps a core busy:")
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "training_gflop_per_60k_images": gflops,
             "recipes": table.reset_index().to_dict(orient="records"),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "skipped": {device: benchmark.recipes_for(device)[1] for device in table["device"].unique()},
+            "skipped": skipped,
             "contention": None if busy is None else busy.reset_index().to_dict(orient="records"),
             "contention_steps": options.steps if busy is not None else None,
         }

@@ -10,6 +10,10 @@ from booktools.book import Book
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Optimisation steps of each training run when the tests run a chapter's notebook (CNNLAB_TRAINING_STEPS): the
+# book build trains in full, and what those tests check does not depend on how long the network trained.
+SHORT_TRAINING = 50
+
 # The front matter that makes a Markdown file a MyST notebook, for the small chapters the tests write.
 FRONT_MATTER = """\
 ---

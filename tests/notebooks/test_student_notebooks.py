@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from bookpaths import ROOT, book, chapters_with_code, exercise_chapters
+from bookpaths import ROOT, SHORT_TRAINING, book, chapters_with_code, exercise_chapters
 from booktools.myst_plain import myst_leftovers
 from booktools.runner import kernel_environment, run_notebook
 
@@ -18,8 +18,8 @@ def run_student_notebook(name):
     notebook = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
     last_check = max(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and "checks.check_" in cell.source)
     notebook.cells = notebook.cells[: last_check + 1]
-    # The blanks are what is tested, not the training before them: it runs for a few steps (CNNLAB_TRAINING_STEPS).
-    run_notebook(notebook, ROOT / "book", env=kernel_environment(mnist="sample", training_steps=50), allow_errors=True)
+    env = kernel_environment(mnist="sample", training_steps=SHORT_TRAINING)
+    run_notebook(notebook, ROOT / "book", env=env, allow_errors=True)
     return notebook
 
 

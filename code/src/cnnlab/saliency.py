@@ -46,6 +46,7 @@ __all__ = [
     "grad_cam",
     "gradient_times_input",
     "input_gradient",
+    "layer_gradients",
     "layers_from_output",
     "occlusion",
     "patch_masks",
@@ -174,7 +175,13 @@ def patch_masks(height: int, width: int, patch: int, stride: int) -> torch.Tenso
 
 
 def occlusion(
-    model: nn.Module, images: torch.Tensor, target, patch: int = 4, stride: int = 2, batch_size: int = 1024
+    model: nn.Module,
+    images: torch.Tensor,
+    target,
+    patch: int = 4,
+    stride: int = 2,
+    batch_size: int = 1024,
+    masks: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """How much each image's ``target`` score drops when a patch around each pixel is set to 0 (Captum's ``Occlusion``).
 
@@ -182,6 +189,12 @@ def occlusion(
     the average drop of the score over the patches that cover it. The occluded
     copies run through the model in batches of ``batch_size``, not one forward
     pass per patch.
+
+    Parameters
+    ----------
+    masks : torch.Tensor, optional
+        Boolean (P, H, W) regions to blank out instead of the square patches
+        (``patch`` and ``stride`` are then unused); a pixel no region covers gets NaN.
 
     Returns
     -------
@@ -200,7 +213,9 @@ def occlusion(
     target = _targets(target, images)
     batch_size = whole_number("batch_size", batch_size, minimum=1)
     model.eval()
-    masks = patch_masks(images.shape[-2], images.shape[-1], patch, stride).to(images.device)
+    if masks is None:
+        masks = patch_masks(images.shape[-2], images.shape[-1], patch, stride)
+    masks = masks.to(images.device)
     keep = (~masks)[:, None].to(images.dtype)  # (P, 1, H, W)
     maps = []
     with torch.no_grad():
@@ -215,27 +230,15 @@ def occlusion(
     return torch.stack(maps)
 
 
-def grad_cam(model: nn.Module, images: torch.Tensor, target, layer: nn.Module) -> torch.Tensor:
-    """Grad-CAM: ``layer``'s feature maps weighted by the average gradient of the score, ReLU, upsampled to the images.
+def layer_gradients(model: nn.Module, images: torch.Tensor, target, layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer``'s output for the images, and the gradient of each image's ``target`` score with respect to it.
 
-    A forward hook keeps the layer's output and its gradient; the hook is
-    removed before returning, even if the model fails. The map is upsampled
-    bilinearly (``align_corners=False``).
+    A forward hook keeps the output; it is removed before returning, even if
+    the model fails. The model is put in ``eval()`` mode and its parameters get no ``.grad``.
 
     Returns
     -------
-    torch.Tensor
-        (N, 1, H, W), 0 or more.
-
-    Examples
-    --------
-    >>> torch.manual_seed(0) is not None
-    True
-    >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
-    >>> grad_cam(model, torch.rand(2, 1, 8, 8), target=1, layer=model[0]).shape
-    torch.Size([2, 1, 8, 8])
-    >>> model[0]._forward_hooks
-    OrderedDict()
+    (features, gradients) : two tensors of the layer's output shape, without gradient history.
     """
     _check_images(images)
     target = _targets(target, images)
@@ -254,7 +257,31 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target, layer: nn.Module) -
             (gradients,) = torch.autograd.grad(scores.sum(), kept["features"])
     finally:
         hook.remove()
-    features = kept["features"].detach()  # (N, K, h, w)
+    return kept["features"].detach(), gradients
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, target, layer: nn.Module) -> torch.Tensor:
+    """Grad-CAM: ``layer``'s feature maps weighted by the average gradient of the score, ReLU, upsampled to the images.
+
+    The feature maps and their gradients come from :func:`layer_gradients`,
+    which leaves no hook behind. The map is upsampled bilinearly (``align_corners=False``).
+
+    Returns
+    -------
+    torch.Tensor
+        (N, 1, H, W), 0 or more.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    >>> grad_cam(model, torch.rand(2, 1, 8, 8), target=1, layer=model[0]).shape
+    torch.Size([2, 1, 8, 8])
+    >>> model[0]._forward_hooks
+    OrderedDict()
+    """
+    features, gradients = layer_gradients(model, images, target, layer)  # (N, K, h, w) each
     weights = gradients.mean(dim=(2, 3), keepdim=True)  # (N, K, 1, 1)
     cam = F.relu((weights * features).sum(dim=1, keepdim=True))  # (N, 1, h, w)
     return F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False).detach()

@@ -209,21 +209,6 @@ def check_input_gradient(input_gradient: Callable) -> Passed:
     )
 
 
-def _occlusion_reference(model, images, target, masks, probability: bool = False) -> torch.Tensor:
-    """The occlusion map for the given patch masks (P, H, W); NaN where no patch covers a pixel."""
-    rows = torch.arange(len(images))
-    with torch.no_grad():
-        scores = model(images)
-        scores = scores.softmax(dim=1) if probability else scores
-        original = scores[rows, target]
-        occluded = images[:, None] * (~masks)[None, :, None]  # (N, P, C, H, W)
-        logits = model(occluded.flatten(0, 1)).view(len(images), len(masks), -1)
-        logits = logits.softmax(dim=-1) if probability else logits
-        drops = original[:, None] - logits[rows, :, target]  # (N, P)
-        total = torch.einsum("np,phw->nhw", drops, masks.float())
-        return (total / masks.sum(dim=0)).unsqueeze(1).expand_as(images)
-
-
 def _inside_masks(height: int, width: int, patch: int, stride: int) -> torch.Tensor:
     """Patches that start every ``stride`` pixels and stop before running past the edge, none cut off."""
     masks = []
@@ -263,7 +248,7 @@ def check_occlusion(occlusion: Callable) -> Passed:
         if not torch.equal(images, original):
             fail(task, "your occlusion changed the images it was given: blank the patches out in copies, images * ~masks.")
         model.eval()
-        expected = _occlusion_reference(model, original, target, masks)
+        expected = saliency.occlusion(model, original, target, masks=masks)
         if _close(found, expected):
             continue
         if (
@@ -271,7 +256,7 @@ def check_occlusion(occlusion: Callable) -> Passed:
             or (height, width) != (12, 12)
             and _close(
                 torch.nan_to_num(found),
-                torch.nan_to_num(_occlusion_reference(model, original, target, _inside_masks(height, width, patch, stride))),
+                torch.nan_to_num(saliency.occlusion(model, original, target, masks=_inside_masks(height, width, patch, stride))),
             )
         ):
             fail(
@@ -289,7 +274,8 @@ def check_occlusion(occlusion: Callable) -> Passed:
                 "your map adds up the drops of every patch that covers a pixel: divide by how many patches cover it, "
                 "masks.sum(dim=0), for the average.",
             )
-        if _close(found, _occlusion_reference(model, original, target, masks, probability=True)):
+        probabilities = nn.Sequential(model, nn.Softmax(dim=1))
+        if _close(found, saliency.occlusion(probabilities, original, target, masks=masks)):
             fail(task, "your map measures the drop of the softmax probability: use the score itself (the logit).")
         fail(
             task,
@@ -322,15 +308,10 @@ def _same_up_to_scale(found: torch.Tensor, expected: torch.Tensor) -> bool:
 
 
 def _cam(model, images, target, layer, relu=True, pooled=True, mode="bilinear", align_corners=False) -> torch.Tensor:
-    kept = {}
-    handle = layer.register_forward_hook(lambda module, inputs, output: kept.update(features=output))
-    try:
-        scores = model(images)[torch.arange(len(images)), target]
-    finally:
-        handle.remove()
-    (gradients,) = torch.autograd.grad(scores.sum(), kept["features"])
+    """Grad-CAM as :func:`cnnlab.saliency.grad_cam` computes it, or with one of its steps done otherwise."""
+    features, gradients = saliency.layer_gradients(model, images, target, layer)
     weights = gradients.mean(dim=(2, 3), keepdim=True) if pooled else gradients
-    cam = (weights * kept["features"]).sum(dim=1, keepdim=True).detach()
+    cam = (weights * features).sum(dim=1, keepdim=True)
     cam = F.relu(cam) if relu else cam
     size = images.shape[-2:]
     if mode == "nearest":
@@ -409,8 +390,7 @@ def check_grad_cam(grad_cam: Callable) -> Passed:
 class _RecordedMethod:
     """A saliency method that records the weights of every model it maps, and the maps."""
 
-    def __init__(self, images: torch.Tensor, target: torch.Tensor) -> None:
-        self.images, self.target = images, target
+    def __init__(self) -> None:
         self.calls: list[tuple[dict[str, torch.Tensor], torch.Tensor]] = []
 
     def __call__(self, model, images, target):
@@ -453,7 +433,7 @@ def check_randomization_test(randomization_test: Callable) -> Passed:
     images, target = _images(4, 12, 12, seed=4), torch.tensor([0, 1, 2, 3])
     trained = {name: value.clone() for name, value in model.state_dict().items()}
     names = [name for name, _ in saliency.layers_from_output(model)]
-    method = _RecordedMethod(images, target)
+    method = _RecordedMethod()
     with torch.random.fork_rng():
         torch.manual_seed(0)
         found = call_answer(
