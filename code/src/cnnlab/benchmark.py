@@ -359,7 +359,8 @@ def recipes_for(
     return tuple(r for r in recipes if not r.bfloat16), {r.name: problem for r in recipes if r.bfloat16}
 
 
-# Where PyTorch's profiler puts each operation's own time, by the operation's name (the first match wins).
+# Where PyTorch's profiler puts each operation's own time, by the operation's name: an "aten::" key names one
+# operation exactly, any other key is a part of the name (the first match wins).
 _OPERATION_GROUPS = (
     ("convolutions, backward", ("convolution_backward",)),
     ("convolutions, forward", ("convolution",)),
@@ -375,7 +376,18 @@ _OPERATION_GROUPS = (
 
 
 def _operation_group(name: str) -> str:
-    return next((group for group, keys in _OPERATION_GROUPS if any(key in name for key in keys)), "other")
+    """The group of the profiler's operation ``name``.
+
+    Examples
+    --------
+    >>> [_operation_group(name) for name in ("aten::t", "aten::threshold_backward", "aten::to", "aten::mkldnn_convolution")]
+    ['linear layers', 'ReLU', 'other', 'convolutions, forward']
+    """
+
+    def matches(key: str) -> bool:
+        return name == key if key.startswith("aten::") else key in name
+
+    return next((group for group, keys in _OPERATION_GROUPS if any(matches(key) for key in keys)), "other")
 
 
 @contextlib.contextmanager
