@@ -23,7 +23,7 @@ than half a point below the original practical's (:func:`fast_recipe`): the
 measurement, not a guess, decides which batch size and precision pay on the
 machine at hand. The bfloat16 recipes are tried only on a device with
 bfloat16 arithmetic (:func:`bfloat16_problem` says why not elsewhere), since
-elsewhere autocast only adds conversions.
+elsewhere its operations are emulated, slower than float32.
 
 The *floor* is the time the arithmetic alone would take: the floating-point
 operations of one training step (forward and backward, counted by
@@ -188,6 +188,11 @@ def _model(recipe: Recipe, device: torch.device) -> nn.Module:
     return BFloat16Forward(model) if recipe.bfloat16 else model
 
 
+def _model_and_optimizer(recipe: Recipe, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model = _model(recipe, device)
+    return model, torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+
+
 def run_recipe(
     recipe: Recipe,
     train_dataset: Dataset,
@@ -217,14 +222,12 @@ def run_recipe(
     device = torch.device(device)
     loss_fn = nn.CrossEntropyLoss()
     steps = math.ceil(num_images / recipe.batch_size)
-    warm_model = _model(recipe, device)
+    warm_model, warm_optimizer = _model_and_optimizer(recipe, device)
     warm_loader = _train_loader(recipe, train_dataset, seed, device)
-    warm_optimizer = torch.optim.SGD(warm_model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     train.train_for_steps(warm_model, warm_loader, loss_fn, warm_optimizer, device, 10, progress=False)
 
     train.seed_everything(seed)
-    model = _model(recipe, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    model, optimizer = _model_and_optimizer(recipe, device)
     _synchronise(device)
     start = time.perf_counter()
     train_loader = _train_loader(recipe, train_dataset, seed, device)
@@ -302,9 +305,8 @@ def bfloat16_problem(device: torch.device | str = "cpu", capability: str | None 
     On a CPU, bfloat16 pays only with the AVX-512 BF16 or AMX instructions,
     and only where PyTorch's kernels may use AVX-512 (its CPU capability,
     ``torch.backends.cpu.get_cpu_capability()``, which ``ATEN_CPU_CAPABILITY``
-    can lower); elsewhere autocast converts to bfloat16 and computes in
-    float32, slower than float32 alone. A CUDA GPU needs compute capability 8
-    (Ampere) or later.
+    can lower); elsewhere bfloat16 operations are emulated, slower than
+    float32. A CUDA GPU needs compute capability 8 (Ampere) or later.
 
     Parameters
     ----------
@@ -324,17 +326,12 @@ def bfloat16_problem(device: torch.device | str = "cpu", capability: str | None 
     if device.type != "cpu":
         return None
     capability = capability or torch.backends.cpu.get_cpu_capability()
-    instructions = [
-        name
-        for name, check in (("AVX-512 BF16", "_is_avx512_bf16_supported"), ("AMX", "_is_amx_tile_supported"))
-        if getattr(torch.cpu, check, lambda: False)()
-    ]
     if not capability.upper().startswith("AVX512"):
         return (
             f"PyTorch's CPU kernels here use {capability}, without bfloat16 instructions, so bfloat16 operations "
             "would be emulated, slower than float32"
         )
-    if not instructions:
+    if not any(getattr(torch.cpu, check, lambda: False)() for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")):
         return (
             "this processor has neither the AVX-512 BF16 nor the AMX instructions, so bfloat16 operations "
             "would be emulated, slower than float32"
@@ -425,8 +422,7 @@ def profile_recipe(
         raise ValueError(f"num_steps={num_steps!r} must be a positive whole number, for example 20.")
     device = torch.device(device)
     train.seed_everything(seed)
-    model = _model(recipe, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    model, optimizer = _model_and_optimizer(recipe, device)
     loader = _train_loader(recipe, train_dataset, seed, device)
     loss_fn = nn.CrossEntropyLoss()
     train.train_for_steps(model, loader, loss_fn, optimizer, device, 5, progress=False)
