@@ -3,7 +3,7 @@
 import json
 
 from bookpaths import ROOT, small_book
-from booktools import autograder
+from booktools import autograder, grade
 from booktools.book import Book
 
 
@@ -28,9 +28,13 @@ def test_exercise_2_hides_a_training_test_whose_points_come_from_beside_its_self
     files = autograder.autograder_files(book.chapter("book/ex2-mnist-cnn"), book)
     tasks = {task["check"]: task for task in json.loads(files[autograder.MANIFEST])}
     hidden = HIDDEN_TESTS["check_predict"]
-    assert tasks["check_predict"]["hidden"] == {"variable": "model", "points": hidden.points}
+    assert tasks["check_predict"]["hidden"] == {"variable": "model", "points": hidden.points, "training_steps": 1000}
     assert tasks["check_predict"]["points"] == autograder.POINTS + hidden.points
     assert "hidden" not in tasks["check_network"] and tasks["check_network"]["points"] == autograder.POINTS
+    # The grader trains Exercise 2 for what its hidden test needs, and every other chapter for the short default.
+    assert grade.training_steps(list(tasks.values())) == 1000
+    exercise_3 = json.loads(autograder.autograder_files(book.chapter("book/ex3-sequential"), book)[autograder.MANIFEST])
+    assert grade.training_steps(exercise_3) == grade.GRADING_TRAINING_STEPS < 150
 
 
 def test_a_chapter_that_stops_asking_self_checks_loses_its_autograder(tmp_path):

@@ -127,7 +127,7 @@ class _Encoder:
         standard = _standard_module_class(cls.__name__) is cls
         attrs = {}
         for key, value in vars(module).items():
-            if key in _MODULE_KEYS or key.startswith("__") or key.endswith("_hooks") or "hooks" in key:
+            if key in _MODULE_KEYS or key.startswith("__") or "hook" in key:
                 continue
             if isinstance(value, (nn.Module, torch.optim.Optimizer)) or callable(value) and not isinstance(value, type):
                 continue
@@ -167,9 +167,17 @@ def _traced_graph(module: nn.Module) -> dict:
     """``module.forward`` as a list of fx nodes whose own children are leaves; or why it could not be traced."""
     import torch.fx as fx
 
+    unattached = "<a module made inside forward>"
+
     class ChildrenAreLeaves(fx.Tracer):
+        def path_of_module(self, m):
+            try:
+                return super().path_of_module(m)
+            except NameError:  # made inside forward (nn.ZeroPad2d(...)(x), say): traced through, as its functions
+                return unattached
+
         def is_leaf_module(self, m, qualified_name):
-            return m is not module
+            return m is not module and qualified_name != unattached
 
     try:
         graph = ChildrenAreLeaves().trace(module)
@@ -231,18 +239,26 @@ class _Recorder:
     def call(self, args: tuple, kwargs: dict):
         key = fingerprint((args, kwargs))
         before = [a for a in (*args, *kwargs.values()) if isinstance(a, nn.Module)]
-        entry = {"key": key}
+        given = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        entry = {"key": key, "callbacks": []}
+        args, kwargs = _watched(args, kwargs, entry["callbacks"])
+        encoder = _Encoder()
         try:
             result = self.target(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - the judge raises the same again
             entry["raised"] = {"type": type(error).__name__, "message": str(error)[:2000]}
-            self.calls.append(entry)
             raise
-        encoder = _Encoder()
-        entry["result"] = encoder.value(result)
-        entry["after"] = [encoder.module(m, 0) for m in before]
-        entry["tensors"] = encoder.tensors
-        self.calls.append(entry)
+        else:
+            entry["result"] = encoder.value(result)
+        finally:
+            # What the function left in its arguments, raised or not: the modules' values, modes, hooks and
+            # gradients, and whether the tensors it was given now ask for gradients.
+            entry["after"] = [encoder.module(m, 0) for m in before]
+            entry["hooks"] = [[_hook_counts(sub) for sub in m.modules()] for m in before]
+            entry["grads"] = [[_optional(encoder, q.grad) for q in m.parameters()] for m in before]
+            entry["given"] = [{"requires_grad": t.requires_grad, "grad": _optional(encoder, t.grad)} for t in given]
+            entry["tensors"] = encoder.tensors
+            self.calls.append(entry)
         return result
 
     def stand_in(self):
@@ -259,6 +275,43 @@ class _Recorder:
 
         recorded.__name__ = getattr(self.target, "__name__", self.name)
         return recorded
+
+
+_HOOK_KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def _hook_counts(module: nn.Module) -> list[int]:
+    return [len(getattr(module, kind, {})) for kind in _HOOK_KINDS]
+
+
+def _optional(encoder: _Encoder, tensor: torch.Tensor | None):
+    return None if tensor is None else encoder.tensor(tensor)
+
+
+def _is_callback(value) -> bool:
+    """A function or callable object that a self-check hands to the student's function (a saliency method, say)."""
+    return callable(value) and not isinstance(value, (nn.Module, type, torch.Tensor))
+
+
+def _watched(args: tuple, kwargs: dict, log: list) -> tuple[tuple, dict]:
+    """``args`` and ``kwargs`` with each callback wrapped to log, in order, the arguments it is called with.
+
+    The judge calls its own callbacks with those arguments again (:func:`_stand_in`), so that a self-check that
+    watches what the student's function did with them (:class:`cnnlab.checks.ex5._RecordedMethod`) sees the same.
+    """
+
+    def watch(position, callback):
+        def logged(*inner_args, **inner_kwargs):
+            encoder = _Encoder()
+            arguments = encoder.value((list(inner_args), inner_kwargs))
+            log.append({"position": position, "arguments": arguments, "tensors": encoder.tensors})
+            return callback(*inner_args, **inner_kwargs)
+
+        return logged
+
+    watched_args = tuple(watch(i, a) if _is_callback(a) else a for i, a in enumerate(args))
+    watched_kwargs = {k: watch(k, v) if _is_callback(v) else v for k, v in kwargs.items()}
+    return watched_args, watched_kwargs
 
 
 def fingerprint(value) -> str:
@@ -360,6 +413,8 @@ class Decoder:
         value = torch.frombuffer(raw, dtype=dtype).reshape(shape).clone() if count else torch.empty(shape, dtype=dtype)
         if spec.get("parameter"):
             value = nn.Parameter(value, requires_grad=bool(spec.get("requires_grad")))
+        elif spec.get("requires_grad") and value.is_floating_point():
+            value.requires_grad_(True)  # a result still recording gradients says so in the judge too
         self.made[ref] = value
         return value
 
@@ -617,11 +672,18 @@ def _stand_in(tree):
         call = calls.get(fingerprint((args, kwargs)))
         if call is None:
             raise ReplayMiss(f"{name} was not called with these arguments in the student's kernel")
+        for callback in call.get("callbacks", []):
+            position = callback["position"]
+            target = args[position] if isinstance(position, int) and 0 <= position < len(args) else kwargs.get(position)
+            if not _is_callback(target):
+                raise ReplayMiss(f"{name} called an argument that is not a function")
+            inner_args, inner_kwargs = Decoder(callback["tensors"]).value(callback["arguments"])
+            target(*inner_args, **inner_kwargs)
+        decoder = Decoder(call["tensors"])
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        _leave_as_recorded(call, decoder, modules, tensors)
         if "raised" in call:
             raise _exception(call["raised"])
-        decoder = Decoder(call["tensors"])
-        for module, after in zip(modules, call["after"]):
-            _restore(module, decoder.module(after))
         return decoder.value(call["result"])
 
     if tree["is_class"]:
@@ -636,6 +698,32 @@ def _stand_in(tree):
 
     recorded.__name__ = name
     return recorded
+
+
+def _leave_as_recorded(call: dict, decoder: Decoder, modules: list, tensors: list) -> None:
+    """Leave the judge's arguments as the student's function left their twins: values, modes, hooks, gradients."""
+    for module, after in zip(modules, call.get("after", [])):
+        _restore(module, decoder.module(after))
+    for module, counts in zip(modules, call.get("hooks", [])):
+        for sub, (forward, forward_pre, backward, backward_pre) in zip(module.modules(), counts):
+            # Hooks that do nothing, as many as the student's function left: a self-check counts them.
+            for _ in range(max(0, int(forward) - len(sub._forward_hooks))):
+                sub.register_forward_hook(lambda *_: None)
+            for _ in range(max(0, int(forward_pre) - len(sub._forward_pre_hooks))):
+                sub.register_forward_pre_hook(lambda *_: None)
+            for _ in range(max(0, int(backward) - len(sub._backward_hooks))):
+                sub.register_full_backward_hook(lambda *_: None)
+            for _ in range(max(0, int(backward_pre) - len(sub._backward_pre_hooks))):
+                sub.register_full_backward_pre_hook(lambda *_: None)
+    for module, grads in zip(modules, call.get("grads", [])):
+        for parameter, ref in zip(module.parameters(), grads):
+            grad = None if ref is None else decoder.tensor(ref).detach()
+            parameter.grad = grad if grad is None or grad.shape == parameter.shape else None
+    for tensor, state in zip(tensors, call.get("given", [])):
+        if tensor.is_leaf:
+            tensor.requires_grad_(bool(state["requires_grad"]))
+            grad = None if state["grad"] is None else decoder.tensor(state["grad"]).detach()
+            tensor.grad = grad if grad is None or grad.shape == tensor.shape else None
 
 
 def _restore(module: nn.Module, after: nn.Module) -> None:

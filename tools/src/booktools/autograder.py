@@ -8,7 +8,7 @@ Its autograder, in ``grading/<chapter>/``, holds
   meets them, worth :data:`POINTS` points, plus the points of the task's
   hidden test when ``cnnlab.checks.HIDDEN_TESTS`` has one (what a self-check
   cannot see, beside the chapter's self-checks: that Exercise 2's network
-  was trained, say);
+  was trained, say), and the training steps that test needs;
 * ``solution.ipynb``: the student notebook with the reference solutions,
   the answer key, which the grader scores at full marks.
 
@@ -55,11 +55,14 @@ class Question:
     points: int
     hidden_variable: str | None = None
     hidden_points: int = 0
+    hidden_training_steps: int | None = None
 
     def manifest(self) -> dict:
         entry = {"name": self.name, "check": self.check, "call": self.call, "points": self.points + self.hidden_points}
         if self.hidden_variable:
             entry["hidden"] = {"variable": self.hidden_variable, "points": self.hidden_points}
+            if self.hidden_training_steps:
+                entry["hidden"]["training_steps"] = self.hidden_training_steps
         return entry
 
 
@@ -78,6 +81,7 @@ def chapter_questions(chapter: Chapter) -> list[Question]:
                 POINTS,
                 hidden.variable if hidden else None,
                 hidden.points if hidden else 0,
+                hidden.training_steps if hidden else None,
             )
         )
     return questions

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from tqdm import tqdm
 
 from booktools import answers as answers_module
 from booktools import cli, sandbox
@@ -69,9 +70,12 @@ __all__ = [
     "prepare_sample",
     "spreadsheet_safe",
     "task_results",
+    "training_steps",
 ]
 
-GRADING_TRAINING_STEPS = 1000
+# The training steps of a chapter under grading (CNNLAB_TRAINING_STEPS), unless its hidden test asks for more: the
+# chapters' demonstrations (Exercise 3's ablation, say) then run in seconds, as the notebook tests run them.
+GRADING_TRAINING_STEPS = 50
 _FEEDBACK_LENGTH = 600
 
 
@@ -200,13 +204,25 @@ class _Sandbox:
         return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support})
 
 
-def _environment(data_root: Path) -> dict[str, str]:
+def training_steps(questions: list[dict]) -> int:
+    """The training steps the chapter runs under grading: the most any hidden test asks for, else the short default.
+
+    Examples
+    --------
+    >>> training_steps([{"name": "q1"}]), training_steps([{"name": "q1", "hidden": {"training_steps": 1000}}])
+    (50, 1000)
+    """
+    asked = [q.get("hidden", {}).get("training_steps") or 0 for q in questions]
+    return max([GRADING_TRAINING_STEPS, *asked])
+
+
+def _environment(data_root: Path, steps: int) -> dict[str, str]:
     """The sandbox's whole environment: the book kernels' settings (:mod:`booktools.runner`), and no more."""
     from booktools.runner import kernel_environment
     from cnnlab import environment
 
     return {
-        **kernel_environment(threads=1, mnist="sample", training_steps=GRADING_TRAINING_STEPS, base={}),
+        **kernel_environment(threads=1, mnist="sample", training_steps=steps, base={}),
         environment.DATA_DIR: str(data_root),
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
@@ -426,7 +442,7 @@ def grade_submission(
             cell.outputs, cell.execution_count = [], None
     import cnnlab
 
-    env = _environment(data_root)
+    env = _environment(data_root, training_steps(questions))
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
         box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
@@ -481,16 +497,21 @@ def grade_folder(
     lock = threading.Lock()
     kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
 
+    progress = tqdm(total=len(submissions), desc=f"grading {chapter}", unit="notebook", file=sys.stderr, dynamic_ncols=True)
+
     def timed(submission: Submission):
         start = time.perf_counter()
         tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox)
         seconds = time.perf_counter() - start
         with lock:
             points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
-            print(f"{_clean(submission.student, 80)}: {points:g} / {possible:g} ({status}, {seconds:.0f} s)", flush=True)
+            progress.write(
+                f"{_clean(submission.student, 80)}: {points:g} / {possible:g} ({status}, {seconds:.0f} s)", file=sys.stdout
+            )
+            progress.update()
         return tasks, status, seconds
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(timed, submissions))
     results, summary = [], []
     for submission, (tasks, status, seconds) in zip(submissions, graded):

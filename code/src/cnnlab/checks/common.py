@@ -72,11 +72,15 @@ class HiddenTest:
 
     ``test`` gets the notebook's variable ``variable`` and returns why the
     answer fails, or None; passing earns ``points`` on top of the task's.
+    ``training_steps`` is how many steps the chapter's training must run under
+    the grader for the test to be fair (``CNNLAB_TRAINING_STEPS``); the grader
+    runs every other chapter shorter.
     """
 
     variable: str
     test: Callable
     points: int = 1
+    training_steps: int | None = None
 
 
 def fail(task: str, message: str) -> None:

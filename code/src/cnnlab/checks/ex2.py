@@ -567,4 +567,5 @@ def trained_network_problem(model) -> str | None:
 
 
 # What the grader tests in secret, by the self-check whose task it belongs to.
-HIDDEN_TESTS = {"check_predict": HiddenTest("model", trained_network_problem)}
+# 1,000 steps of 8 images (two passes over the offline sample) train the network well past the 50% the test asks.
+HIDDEN_TESTS = {"check_predict": HiddenTest("model", trained_network_problem, training_steps=1000)}
