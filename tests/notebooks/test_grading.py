@@ -81,7 +81,9 @@ def check_blank_solved_and_partials(chapter, grades, summary):
         assert "SelfCheckError: Task " in feedback, f"{id!r}: {feedback!r}"
 
 
-@pytest.mark.slow("grades seven Exercise 1 submissions, one of which runs into its time limit")
+@pytest.mark.slow(
+    "grades seven Exercise 1 submissions, one of which runs into its time limit, and one again on Gradescope's layout"
+)
 def test_grading_exercise_1_blank_solved_partial_and_broken_submissions(tmp_path):
     chapter = "ex1-conv-pool"
     folder = tmp_path / "submissions"
@@ -130,6 +132,55 @@ def test_grading_exercise_1_blank_solved_partial_and_broken_submissions(tmp_path
     assert [grades["moved-and-deleted", name]["points"] for name in names] == ["0", "2", "0", "2"]
     assert "Task 1.1:" in grades["moved-and-deleted", names[0]]["feedback"]
     assert "Task 1.2.1:" in grades["moved-and-deleted", names[2]]["feedback"]
+
+    # The chapter's Gradescope autograder gives the partial submission the same points and feedback as the command.
+    document = graded_as_on_gradescope(chapter, folder / "padding-2.ipynb", tmp_path / "gradescope")
+    assert {test["name"]: (f"{test['score']:g}", test["output"]) for test in document["tests"]} == {
+        name: (grades["padding-2", name]["points"], grades["padding-2", name]["feedback"]) for name in names
+    }
+    assert f"{document['score']:g}" == summary["padding-2"]["points"] == "6"
+
+
+def graded_as_on_gradescope(chapter: str, notebook: Path, folder: Path) -> dict:
+    """Write the chapter's Gradescope zip with the README's command, lay it out as Gradescope does, run its entry point.
+
+    Gradescope unpacks the zip into /autograder/source, puts the student's upload in /autograder/submission and runs
+    /autograder/run_autograder, which writes /autograder/results/results.json. Here /autograder is a folder bound
+    there in a bubblewrap sandbox (no network; the rest of the system read-only), where the grader makes its own.
+    """
+    import json
+    import os
+    import shutil
+    import stat
+    import zipfile
+
+    command = [sys.executable, "-m", "booktools.grade", "--gradescope", chapter, "--out", str(folder / "dist")]
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert process.returncode == 0, process.stdout + process.stderr
+    autograder = folder / "autograder"
+    with zipfile.ZipFile(folder / "dist" / f"{chapter}-gradescope.zip") as archive:
+        modes = {info.filename: stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()}
+        assert modes["run_autograder"] == modes["setup.sh"] == 0o755
+        assert f"grading/{chapter}/questions.json" in modes and "solution.ipynb" not in " ".join(modes)
+        archive.extractall(autograder / "source")
+    shutil.copy(autograder / "source" / "run_autograder", autograder / "run_autograder")
+    (autograder / "submission").mkdir()
+    shutil.copy(notebook, autograder / "submission" / f"{chapter}.ipynb")
+    metadata = {"id": 1, "users": [{"email": "student@example.org", "id": 7, "name": notebook.stem}]}
+    (autograder / "submission_metadata.json").write_text(json.dumps(metadata))
+    python = Path(sys.executable).parent
+    bwrap = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-net", "--tmpfs", "/"]
+    bwrap += [] if os.geteuid() == 0 else ["--unshare-user"]
+    for entry in sorted(Path("/").iterdir()):  # the system read-only, as the image Gradescope built holds it
+        if entry.name not in ("proc", "dev", "tmp", "autograder"):
+            bwrap += (
+                ["--symlink", os.readlink(entry), str(entry)] if entry.is_symlink() else ["--ro-bind", str(entry), str(entry)]
+            )
+    bwrap += ["--bind", str(autograder), "/autograder", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    bwrap += ["--clearenv", "--setenv", "PATH", f"{python}:/usr/bin:/bin", "--setenv", "HOME", str(Path.home())]
+    process = subprocess.run([*bwrap, "bash", "/autograder/run_autograder"], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return json.loads((autograder / "results" / "results.json").read_text())
 
 
 @pytest.mark.slow("grades four Exercise 2 submissions, each training the network for two passes over the sample")

@@ -141,6 +141,12 @@ ATTACKS = {
         " start_new_session=True)\nwhile True:\n    pass"
     ),
     "forged-then-exit": (RIGHT_ANSWER_SHOWN + "import os\nos._exit(0)"),
+    # Feedback that would run in the instructor's browser if report.html did not escape it.
+    "script-in-the-feedback": (
+        "class _Html:\n    def __getattr__(self, name):\n        def check(*args, **kwargs):\n"
+        "            raise RuntimeError('<script>alert(1)</script><img src=x onerror=alert(2)>')\n"
+        "        return check\n\nchecks = _Html()"
+    ),
 }
 
 
@@ -228,7 +234,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     assert repository_fingerprint() == repository, "a submission changed the repository"
     assert fingerprint(folder) == submissions, "a submission changed the submissions"
     assert not Path("/tmp/hostile-was-here").exists() and not (Path.home() / "hostile-was-here").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["grades.csv", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["canvas.csv", "grades.csv", "moodle.csv", "report.html", "summary.csv"]
     for pattern in ("sleep 4242", "sleep 4243", "sleep 4244"):
         assert not leftover(pattern), f"a process outlived the grading: {leftover(pattern)}"
 
@@ -236,8 +242,12 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         summary = {row["file"].removeprefix("'"): row for row in csv.DictReader(file)}
     with (out / "grades.csv").open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
-    text = (out / "grades.csv").read_text(encoding="utf-8")
-    assert secret not in text and "GRADER_SECRET" not in text and str(ROOT) not in text
+    for name in ("grades.csv", "canvas.csv", "moodle.csv", "report.html"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert secret not in text and "GRADER_SECRET" not in text and str(ROOT) not in text, name
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" in (out / "grades.csv").read_text(encoding="utf-8"), "the attack's feedback is gone"
+    assert "<script" not in report and "<img src=x" not in report
     for name in ATTACKS:
         assert summary[f"{name}.ipynb"]["points"] == "0", f"{name}: {summary[f'{name}.ipynb']}"
     for name in ("solved.ipynb", "saved-in-conda.ipynb", "memory-hog.ipynb"):

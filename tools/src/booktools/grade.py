@@ -55,7 +55,7 @@ import nbformat
 from tqdm import tqdm
 
 from booktools import answers as answers_module
-from booktools import cli, sandbox
+from booktools import class_report, cli, gradebook, sandbox
 from booktools.autograder import GRADING_DIR, MANIFEST
 
 __all__ = [
@@ -179,6 +179,15 @@ def _exported(cell) -> dict | None:
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
+
+
+_OUT_OF_MEMORY = ("MemoryError", "can't allocate memory", "Unable to allocate", "out of memory")
+
+
+def _ran_out_of_memory(cell) -> bool:
+    """Whether the cell failed at the sandbox's memory limit (Python's, NumPy's or PyTorch's own words for it)."""
+    error = _error(cell) or ""
+    return any(words in error for words in _OUT_OF_MEMORY)
 
 
 def _error(cell) -> str | None:
@@ -312,6 +321,8 @@ def _run_notebook(
             if cell.cell_type != "code":
                 continue
             execute(cell, index)
+            if _ran_out_of_memory(cell):
+                run.status = "memory limit"
             for name in [n for n in pending if calls[n]["call"] in cell.source]:
                 run.own_checks[name] = _error(cell)
                 grade_task(name)
@@ -482,8 +493,14 @@ def grade_folder(
     jobs: int = 1,
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
+    assignment: str | None = None,
 ) -> list[TaskResult]:
-    """Grade every notebook of ``folder``, ``jobs`` at a time, and write ``grades.csv`` and ``summary.csv`` into ``out``."""
+    """Grade every notebook of ``folder``, ``jobs`` at a time, and write the grades and the report into ``out``.
+
+    Out come ``grades.csv``, ``summary.csv``, ``canvas.csv`` and ``moodle.csv``
+    (:mod:`booktools.gradebook`; ``assignment`` names Canvas's column, the
+    chapter by default) and ``report.html`` (:mod:`booktools.class_report`).
+    """
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: give the folder of submitted notebooks.")
     submissions, notes = find_submissions(folder)
@@ -527,18 +544,64 @@ def grade_folder(
         [[t.student, t.file, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results],
     )
     _write_csv(out / "summary.csv", ["student", "file", "points", "max_points", "status", "seconds", "sandbox"], summary)
+    _write_gradebooks(out, results, assignment or chapter)
+    _write_text(out / "report.html", class_report.report_html(chapter, summary, results, time.strftime("%Y-%m-%d %H:%M")))
     return results
+
+
+def _write_gradebooks(out: Path, results: list[TaskResult], assignment: str) -> None:
+    """``canvas.csv`` and ``moodle.csv`` (:mod:`booktools.gradebook`), and a note on the files they cannot match."""
+    students: dict[str, list[TaskResult]] = {}
+    for result in results:
+        students.setdefault(result.file, []).append(result)
+    grades = [
+        gradebook.StudentGrade(
+            tasks[0].student,
+            sum(t.points for t in tasks),
+            sum(t.max_points for t in tasks),
+            "; ".join(f"{t.task}: {t.feedback}" for t in tasks if t.points < t.max_points and t.feedback),
+        )
+        for tasks in students.values()
+    ]
+    for name, rows in (("canvas.csv", gradebook.canvas_rows(grades, assignment)), ("moodle.csv", gradebook.moodle_rows(grades))):
+        _write_csv(out / name, rows[0], rows[1:])
+    canvas, moodle = gradebook.unmatched(grades)
+    if canvas:
+        print(
+            f"note: canvas.csv: {len(canvas)} file(s) not named as Canvas's downloads are; their names are taken as "
+            "SIS Login IDs",
+            file=sys.stderr,
+        )
+    if moodle:
+        print(
+            f"note: moodle.csv: {len(moodle)} file(s) lack Moodle's participant number (Moodle's 'Download all "
+            "submissions' names files with it); Moodle cannot match them",
+            file=sys.stderr,
+        )
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it."""
+    if path.is_dir():
+        raise FileExistsError(f"{path} is a folder: remove it or choose another --out.")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(
         "booktools.grade",
-        "Grade a folder of handed-in notebooks of one exercise chapter, each in a sandbox.",
-        "python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2",
+        "Grade a folder of handed-in notebooks of one exercise chapter, each in a sandbox; or write its Gradescope autograder.",
+        "python -m booktools.grade submissions/ --chapter ex2-mnist-cnn --out grades/ --jobs 2\n"
+        "  python -m booktools.grade --gradescope ex2-mnist-cnn --out dist/",
     )
-    parser.add_argument("folder", type=Path, help="the folder of submitted notebooks")
-    parser.add_argument("--chapter", required=True, help="the exercise chapter, for example ex2-mnist-cnn")
-    parser.add_argument("--out", type=Path, required=True, help="the folder for grades.csv and summary.csv")
+    parser.add_argument("folder", type=Path, nargs="?", help="the folder of submitted notebooks")
+    parser.add_argument("--chapter", help="the exercise chapter, for example ex2-mnist-cnn")
+    parser.add_argument("--out", type=Path, help="the folder for the grades and the report (with --gradescope: for the zip)")
+    parser.add_argument("--gradescope", metavar="CHAPTER", help="write CHAPTER's autograder zip for Gradescope instead")
+    parser.add_argument("--assignment", help="the assignment's column in canvas.csv (default: the chapter)")
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one submission may run (default: 300)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
@@ -555,6 +618,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs {args.jobs} must be 1 or more: the number of submissions graded at once.")
     if not args.memory_limit > 0:
         parser.error(f"--memory-limit {args.memory_limit:g} must be a positive number of GiB, such as 3.")
+    if args.gradescope:
+        if args.folder or args.chapter:
+            parser.error("--gradescope CHAPTER writes an autograder and grades nothing: leave out the folder and --chapter.")
+        from booktools import gradescope
+
+        try:
+            path = gradescope.write_zip(args.root, args.gradescope, args.out or Path("."), args.time_limit, args.memory_limit)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}: upload it as the assignment's autograder (base image: Ubuntu 24.04)")
+        return 0
+    missing = [
+        name for name, value in (("the folder", args.folder), ("--chapter", args.chapter), ("--out", args.out)) if not value
+    ]
+    if missing:
+        parser.error(f"give {', '.join(missing)}: python -m booktools.grade submissions/ --chapter CHAPTER --out grades/")
     if args.no_sandbox:
         print(
             "WARNING: grading WITHOUT a sandbox (--no-sandbox): each student's code runs with your rights and can "
@@ -570,7 +650,15 @@ def main(argv: list[str] | None = None) -> int:
     limits = sandbox.Limits(memory_bytes=int(args.memory_limit * (1 << 30)))
     try:
         grade_folder(
-            args.folder, args.root, args.chapter, args.out, args.time_limit, args.jobs, limits, use_sandbox=not args.no_sandbox
+            args.folder,
+            args.root,
+            args.chapter,
+            args.out,
+            args.time_limit,
+            args.jobs,
+            limits,
+            use_sandbox=not args.no_sandbox,
+            assignment=args.assignment,
         )
     except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
