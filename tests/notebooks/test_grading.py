@@ -177,6 +177,8 @@ def graded_as_on_gradescope(chapter: str, notebook: Path, folder: Path) -> dict:
                 ["--symlink", os.readlink(entry), str(entry)] if entry.is_symlink() else ["--ro-bind", str(entry), str(entry)]
             )
     bwrap += ["--bind", str(autograder), "/autograder", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    # The editable cnnlab and booktools of this checkout (wherever it lies), which setup.sh installs from the zip there.
+    bwrap += ["--ro-bind", str(ROOT), str(ROOT)]
     bwrap += ["--clearenv", "--setenv", "PATH", f"{python}:/usr/bin:/bin", "--setenv", "HOME", str(Path.home())]
     process = subprocess.run([*bwrap, "bash", "/autograder/run_autograder"], capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stdout + process.stderr
