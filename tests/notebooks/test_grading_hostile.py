@@ -135,10 +135,11 @@ ATTACKS = {
         "    try:\n        secrets += open(path).read()[:200]\n    except OSError:\n        pass\n"
         "raise SelfCheckError(secrets)"
     ),
+    # Endless but idle: the time limit ends it all the same, and the other test worker keeps its core.
     "endless-with-detached-child-holding-the-pipe": (
         RIGHT_ANSWER_SHOWN
         + "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
-        " start_new_session=True)\nwhile True:\n    pass"
+        " start_new_session=True)\nimport time\nwhile True:\n    time.sleep(0.1)"
     ),
     "forged-then-exit": (RIGHT_ANSWER_SHOWN + "import os\nos._exit(0)"),
     # Feedback that would run in the instructor's browser if report.html did not escape it.

@@ -74,7 +74,8 @@ cd /autograder/source
 exec python -m booktools.gradescope /autograder
 """
 
-# The grader's own dependencies (booktools'), pinned as the repository's requirements.txt pins them.
+# What the grader imports beyond the book's packages (reading the autograder, running and driving a kernel), pinned as
+# the repository's requirements.txt pins them; the book's build tools (Jupyter Book, myst-nb) are left out.
 _GRADER_PACKAGES = (
     "nbformat",
     "nbclient",
@@ -83,10 +84,7 @@ _GRADER_PACKAGES = (
     "markdown-it-py",
     "mdit-py-plugins",
     "PyYAML",
-    "beautifulsoup4",
     "sphinx",
-    "myst-nb",
-    "jupyter-book",
 )
 
 
