@@ -192,7 +192,7 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 17 hostile or honest Exercise 1 notebooks, each in its own sandbox")
+@pytest.mark.slow("grades 18 hostile or honest Exercise 1 notebooks, each in its own sandbox")
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
