@@ -61,3 +61,14 @@ def test_a_submission_without_a_notebook_scores_zero_and_says_why(tmp_path):
     document = gradescope.run(tmp_path)
     assert document["score"] == 0 and "No notebook was submitted" in document["output"]
     assert json.loads((tmp_path / "results" / "results.json").read_text()) == document
+
+
+def test_a_grader_that_fails_still_writes_results_json_saying_why(tmp_path):
+    (tmp_path / "source").mkdir()
+    config = {"chapter": "ex1-conv-pool", "time_limit": 60}  # a gradescope.json without its memory limit
+    (tmp_path / "source" / gradescope.CONFIG).write_text(json.dumps(config))
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "ex1-conv-pool.ipynb").write_text("{}")
+    document = gradescope.run(tmp_path)
+    assert document["score"] == 0 and document["output"].startswith("The grader failed before grading (KeyError")
+    assert json.loads((tmp_path / "results" / "results.json").read_text()) == document

@@ -208,18 +208,22 @@ def run(autograder: Path) -> dict:
         document = _failure(f"The grader cannot sandbox submissions on this machine ({problem}); nothing was run.")
     else:
         notebook = next((p for p in notebooks if config["chapter"] in p.name), notebooks[0])
-        limits = sandbox.Limits(memory_bytes=int(float(config["memory_limit_gib"]) * (1 << 30)))
-        tasks, status = grade_submission(
-            Submission(notebook, _student(autograder, notebook)),
-            source,
-            config["chapter"],
-            float(config["time_limit"]),
-            _prepare(autograder),
-            limits,
-        )
-        document = results_document(tasks, status, time.perf_counter() - start)
-        if len(notebooks) > 1:
-            document["output"] += f" Graded {notebook.name}, one of {len(notebooks)} notebooks submitted."
+        try:
+            limits = sandbox.Limits(memory_bytes=int(float(config["memory_limit_gib"]) * (1 << 30)))
+            tasks, status = grade_submission(
+                Submission(notebook, _student(autograder, notebook)),
+                source,
+                config["chapter"],
+                float(config["time_limit"]),
+                _prepare(autograder),
+                limits,
+            )
+        except Exception as error:  # noqa: BLE001 - Gradescope shows results.json, so it says what went wrong
+            document = _failure(f"The grader failed before grading ({type(error).__name__}: {error}); nothing was scored.")
+        else:
+            document = results_document(tasks, status, time.perf_counter() - start)
+            if len(notebooks) > 1:
+                document["output"] += f" Graded {notebook.name}, one of {len(notebooks)} notebooks submitted."
     results = autograder / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
