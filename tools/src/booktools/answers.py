@@ -278,6 +278,13 @@ class _Recorder:
 
 
 _HOOK_KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+# The public way to add a hook of each kind above, in the same order.
+_HOOK_REGISTRARS = (
+    "register_forward_hook",
+    "register_forward_pre_hook",
+    "register_full_backward_hook",
+    "register_full_backward_pre_hook",
+)
 
 
 def _hook_counts(module: nn.Module) -> list[int]:
@@ -705,16 +712,11 @@ def _leave_as_recorded(call: dict, decoder: Decoder, modules: list, tensors: lis
     for module, after in zip(modules, call.get("after", [])):
         _restore(module, decoder.module(after))
     for module, counts in zip(modules, call.get("hooks", [])):
-        for sub, (forward, forward_pre, backward, backward_pre) in zip(module.modules(), counts):
+        for sub, left in zip(module.modules(), counts):
             # Hooks that do nothing, as many as the student's function left: a self-check counts them.
-            for _ in range(max(0, int(forward) - len(sub._forward_hooks))):
-                sub.register_forward_hook(lambda *_: None)
-            for _ in range(max(0, int(forward_pre) - len(sub._forward_pre_hooks))):
-                sub.register_forward_pre_hook(lambda *_: None)
-            for _ in range(max(0, int(backward) - len(sub._backward_hooks))):
-                sub.register_full_backward_hook(lambda *_: None)
-            for _ in range(max(0, int(backward_pre) - len(sub._backward_pre_hooks))):
-                sub.register_full_backward_pre_hook(lambda *_: None)
+            for kind, register, count in zip(_HOOK_KINDS, _HOOK_REGISTRARS, left):
+                for _ in range(max(0, int(count) - len(getattr(sub, kind)))):
+                    getattr(sub, register)(lambda *_: None)
     for module, grads in zip(modules, call.get("grads", [])):
         for parameter, ref in zip(module.parameters(), grads):
             grad = None if ref is None else decoder.tensor(ref).detach()

@@ -35,7 +35,17 @@ from booktools.chapter import Chapter
 from booktools.cli import generator_main, sync_files
 from booktools.notebooks import student_notebook
 
-__all__ = ["GRADING_DIR", "MANIFEST", "POINTS", "SOLUTION", "Question", "chapter_questions", "main", "write_autograders"]
+__all__ = [
+    "GRADING_DIR",
+    "MANIFEST",
+    "POINTS",
+    "SOLUTION",
+    "Question",
+    "chapter_questions",
+    "main",
+    "manifest_path",
+    "write_autograders",
+]
 
 DESCRIPTION = "Write each exercise chapter's autograder, grading/<chapter>/: its tasks and its answer key."
 
@@ -64,6 +74,15 @@ class Question:
             if self.hidden_training_steps:
                 entry["hidden"]["training_steps"] = self.hidden_training_steps
         return entry
+
+
+def manifest_path(root: Path, chapter: str, option: str) -> Path:
+    """``questions.json`` of ``chapter``'s autograder, or a FileNotFoundError naming ``option`` and the chapters with one."""
+    manifest = root / GRADING_DIR / chapter / MANIFEST
+    if not manifest.is_file():
+        known = sorted(p.name for p in (root / GRADING_DIR).iterdir()) if (root / GRADING_DIR).is_dir() else []
+        raise FileNotFoundError(f"{option} {chapter!r} has no autograder in {root / GRADING_DIR}: choose one of {known}.")
+    return manifest
 
 
 def chapter_questions(chapter: Chapter) -> list[Question]:

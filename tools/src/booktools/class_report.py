@@ -53,6 +53,12 @@ class TaskSummary:
         return self.full / self.students if self.students else 0.0
 
 
+def _status(status: str) -> tuple[str, str]:
+    """The report's name of a ``summary.csv`` status, and the note the grader added to it (``"graded; ..."``)."""
+    code, _, note = str(status).partition(";")
+    return STATUS_LABELS.get(code, code), note.strip()
+
+
 def _shape(message: str) -> str:
     """The message with its numbers masked, so that "by up to 0.11" and "by up to 0.09" count as one."""
     return re.sub(r"\d+(?:[.,]\d+)*(?:e[-+]?\d+)?", "#", message)
@@ -134,7 +140,7 @@ def report_html(chapter: str, summary: list[list], rows: list, generated: str) -
     e = html.escape
     summaries = task_summaries(rows)
     png, alt = _figure(summaries) if summaries else ("", "")
-    statuses = Counter(STATUS_LABELS.get(str(row[4]).split(";")[0], str(row[4])) for row in summary)
+    statuses = Counter(_status(row[4])[0] for row in summary)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -163,8 +169,7 @@ def report_html(chapter: str, summary: list[list], rows: list, generated: str) -
         '<th scope="col">status</th><th scope="col">seconds</th></tr></thead><tbody>'
     )
     for student, file, points, possible, status, seconds, *_ in summary:
-        label = STATUS_LABELS.get(str(status).split(";")[0], str(status))
-        note = str(status).partition(";")[2].strip()
+        label, note = _status(status)
         css = "" if label == "graded" else ' class="status-problem"'
         text = e(label) + (f" ({e(note)})" if note else "")
         parts.append(

@@ -38,6 +38,7 @@ spreadsheet would read as a formula is prefixed with an apostrophe.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -56,7 +57,7 @@ from tqdm import tqdm
 
 from booktools import answers as answers_module
 from booktools import class_report, cli, gradebook, sandbox
-from booktools.autograder import GRADING_DIR, MANIFEST
+from booktools.autograder import manifest_path
 
 __all__ = [
     "GRADING_TRAINING_STEPS",
@@ -109,11 +110,7 @@ class KernelRun:
 
 
 def _questions(root: Path, chapter: str) -> list[dict]:
-    manifest = root / GRADING_DIR / chapter / MANIFEST
-    if not manifest.is_file():
-        known = sorted(p.name for p in (root / GRADING_DIR).iterdir()) if (root / GRADING_DIR).is_dir() else []
-        raise FileNotFoundError(f"--chapter {chapter!r} has no autograder in {root / GRADING_DIR}: choose one of {known}.")
-    return json.loads(manifest.read_text(encoding="utf-8"))
+    return json.loads(manifest_path(root, chapter, "--chapter").read_text(encoding="utf-8"))
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -473,15 +470,12 @@ def prepare_sample() -> Path:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    """Write ``rows`` to a temporary file beside ``path``, then rename it: never half a CSV."""
-    if path.is_dir():
-        raise FileExistsError(f"{path} is a folder: remove it or choose another --out.")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
-    os.replace(temporary, path)
+    """Write ``rows`` under ``header`` atomically (:func:`_write_text`): never half a CSV."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
+    _write_text(path, text.getvalue())
 
 
 def grade_folder(
@@ -530,7 +524,7 @@ def grade_folder(
 
     with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(timed, submissions))
-    results, summary = [], []
+    results, summary, grades = [], [], []
     for submission, (tasks, status, seconds) in zip(submissions, graded):
         results += tasks
         points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
@@ -538,31 +532,21 @@ def grade_folder(
         summary.append(
             [submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status, round(seconds, 1), kind]
         )
+        lost = "; ".join(f"{t.task}: {t.feedback}" for t in tasks if t.points < t.max_points and t.feedback)
+        grades.append(gradebook.StudentGrade(submission.student, points, possible, lost))
     _write_csv(
         out / "grades.csv",
         ["student", "file", "task", "points", "max_points", "feedback"],
         [[t.student, t.file, t.task, f"{t.points:g}", f"{t.max_points:g}", t.feedback] for t in results],
     )
     _write_csv(out / "summary.csv", ["student", "file", "points", "max_points", "status", "seconds", "sandbox"], summary)
-    _write_gradebooks(out, results, assignment or chapter)
+    _write_gradebooks(out, grades, assignment or chapter)
     _write_text(out / "report.html", class_report.report_html(chapter, summary, results, time.strftime("%Y-%m-%d %H:%M")))
     return results
 
 
-def _write_gradebooks(out: Path, results: list[TaskResult], assignment: str) -> None:
+def _write_gradebooks(out: Path, grades: list[gradebook.StudentGrade], assignment: str) -> None:
     """``canvas.csv`` and ``moodle.csv`` (:mod:`booktools.gradebook`), and a note on the files they cannot match."""
-    students: dict[str, list[TaskResult]] = {}
-    for result in results:
-        students.setdefault(result.file, []).append(result)
-    grades = [
-        gradebook.StudentGrade(
-            tasks[0].student,
-            sum(t.points for t in tasks),
-            sum(t.max_points for t in tasks),
-            "; ".join(f"{t.task}: {t.feedback}" for t in tasks if t.points < t.max_points and t.feedback),
-        )
-        for tasks in students.values()
-    ]
     for name, rows in (("canvas.csv", gradebook.canvas_rows(grades, assignment)), ("moodle.csv", gradebook.moodle_rows(grades))):
         _write_csv(out / name, rows[0], rows[1:])
     canvas, moodle = gradebook.unmatched(grades)
@@ -581,11 +565,11 @@ def _write_gradebooks(out: Path, results: list[TaskResult], assignment: str) -> 
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it."""
+    """Write ``text`` as it is to a temporary file beside ``path``, then rename it."""
     if path.is_dir():
         raise FileExistsError(f"{path} is a folder: remove it or choose another --out.")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
+    with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
         file.write(text)
     os.replace(temporary, path)
 

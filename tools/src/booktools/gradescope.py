@@ -42,7 +42,7 @@ import zipfile
 from pathlib import Path
 
 from booktools import cli, sandbox
-from booktools.autograder import GRADING_DIR, MANIFEST
+from booktools.autograder import GRADING_DIR, MANIFEST, manifest_path
 
 __all__ = ["CONFIG", "ENVIRONMENT", "results_document", "run", "write_zip", "zip_files"]
 
@@ -115,10 +115,7 @@ def _package_files(folder: Path, prefix: str) -> dict[str, bytes]:
 
 def zip_files(root: Path, chapter: str, time_limit: float, memory_limit_gib: float) -> dict[str, bytes]:
     """Every file of the chapter's Gradescope autograder: path in the zip -> bytes."""
-    manifest = root / GRADING_DIR / chapter / MANIFEST
-    if not manifest.is_file():
-        known = sorted(p.name for p in (root / GRADING_DIR).iterdir()) if (root / GRADING_DIR).is_dir() else []
-        raise FileNotFoundError(f"--gradescope {chapter!r} has no autograder in {root / GRADING_DIR}: choose one of {known}.")
+    manifest = manifest_path(root, chapter, "--gradescope")
     config = {"chapter": chapter, "time_limit": time_limit, "memory_limit_gib": memory_limit_gib}
     return {
         "setup.sh": SETUP.encode(),
