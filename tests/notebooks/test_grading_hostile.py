@@ -4,8 +4,9 @@ One grading command (``--jobs 2``) grades a folder of Exercise 1 notebooks:
 the answer key, and blank student notebooks each carrying one attack, one
 notebook per class of attack (tampering with the self-checks, forging the
 grader's records or exports, writing outside the submission, reading the
-other submissions, killing or outliving the grader, memory, output
-hygiene), plus honest work saved in odd ways. Then every attack must have
+other submissions, killing or outliving the grader, memory, a flood of
+output, output hygiene, links handed in for notebooks), plus honest work
+saved in odd ways. Then every attack must have
 earned nothing, the solved notebook full marks, and the repository, the other
 submissions and the output folder must be as they were.
 """
@@ -142,6 +143,12 @@ ATTACKS = {
         " start_new_session=True)\nimport time\nwhile True:\n    time.sleep(0.1)"
     ),
     "forged-then-exit": (RIGHT_ANSWER_SHOWN + "import os\nos._exit(0)"),
+    # What no setrlimit bounds: the grader's own memory, through the output it keeps, and the sum of many processes.
+    "flood-the-output": "while True:\n    print('x' * 100_000)",
+    "memory-across-processes": (
+        "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n        block = bytearray(1 << 30)\n"
+        "        time.sleep(600)\ntime.sleep(600)"
+    ),
     # Feedback that would run in the instructor's browser if report.html did not escape it.
     "script-in-the-feedback": (
         "class _Html:\n    def __getattr__(self, name):\n        def check(*args, **kwargs):\n"
@@ -192,7 +199,7 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 18 hostile or honest Exercise 1 notebooks, each in its own sandbox")
+@pytest.mark.slow("grades 22 hostile or honest Exercise 1 notebooks, each in its own sandbox")
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
@@ -212,6 +219,10 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
     )
     nbformat.write(hog, folder / "memory-hog.ipynb")
+    # Handed in as links: to the answer key, and to a pipe that would keep a reader waiting for ever.
+    (folder / "link-to-the-answer-key.ipynb").symlink_to(ROOT / autograder.GRADING_DIR / CHAPTER / autograder.SOLUTION)
+    os.mkfifo(tmp_path / "pipe")
+    (folder / "link-to-a-pipe.ipynb").symlink_to(tmp_path / "pipe")
     (folder / "notes.txt").write_text("not a notebook")
     repository, submissions = repository_fingerprint(), fingerprint(folder)
     secret = "grader-secret-7f3a"
@@ -257,4 +268,9 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
     assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 30 + 60
     assert summary["endless-with-detached-child-holding-the-pipe.ipynb"]["status"] == "time limit"
+    assert summary["flood-the-output.ipynb"]["status"] == "output limit"
+    assert summary["memory-across-processes.ipynb"]["status"] == "memory limit"
+    assert not leftover("time.sleep\\(600\\)"), "a process of memory-across-processes outlived its sandbox"
+    for name in ("link-to-the-answer-key.ipynb", "link-to-a-pipe.ipynb"):
+        assert summary[name]["points"] == "0" and summary[name]["status"] == "unreadable", f"{name}: {summary[name]}"
     assert "skipped 'notes.txt': not an .ipynb file" in process.stderr

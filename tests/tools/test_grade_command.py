@@ -6,6 +6,7 @@ Grading real notebooks end to end is tested in tests/notebooks/test_grading.py a
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,21 @@ def test_the_folder_gives_one_row_per_task_and_per_file_with_names_made_safe(tmp
     josé = [row for file, row in summary.items() if file.startswith("Jos")]
     assert {row["student"] for row in josé} == {"José"} and all("the same student as" in row["status"] for row in josé)
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
+
+
+def test_a_link_a_pipe_or_an_oversized_file_is_not_read_and_says_why(tmp_path, monkeypatch):
+    answer_key = ROOT / "grading" / "ex1-conv-pool" / "solution.ipynb"
+    (tmp_path / "link.ipynb").symlink_to(answer_key)
+    os.mkfifo(tmp_path / "pipe.ipynb")
+    (tmp_path / "huge.ipynb").write_bytes(b" " * ((1 << 20) + 1))
+    monkeypatch.setattr(grade, "NOTEBOOK_BYTES", 1 << 20)
+    submissions, notes = grade.find_submissions(tmp_path)
+    assert sorted(s.student for s in submissions) == ["huge", "link", "pipe"] and not notes
+    reasons = {}
+    for submission in submissions:  # each is refused before any kernel starts: the pipe would block a reader for ever
+        tasks, status = grade.grade_submission(submission, ROOT, "ex1-conv-pool", 10, tmp_path)
+        assert status == "unreadable" and sum(t.points for t in tasks) == 0
+        reasons[submission.student] = tasks[0].feedback
+    assert reasons["link"] == "not graded: link.ipynb is a link to another file, not a notebook: hand in the .ipynb file itself"
+    assert reasons["pipe"].startswith("not graded: pipe.ipynb is not a plain file (a pipe, device or socket)")
+    assert reasons["huge"].startswith("not graded: huge.ipynb is larger than 1 MiB: clear its outputs")

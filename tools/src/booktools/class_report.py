@@ -7,8 +7,8 @@
   (messages that differ only in their numbers count as one, shown as the
   first student got it);
 * per student, the points and the status: graded, timed out, unreadable,
-  stopped at the memory limit, or the kernel died (at the memory limit, or
-  because it ended itself).
+  stopped at the memory, disk or output limit, or the kernel died (at the
+  memory limit, or because it ended itself).
 
 Everything is in the one file: the figure is an inline PNG with alt text, the
 style sheet is inline, there is no script and nothing is fetched, so the
@@ -33,6 +33,8 @@ STATUS_LABELS = {
     "time limit": "timed out",
     "unreadable": "unreadable",
     "memory limit": "stopped at the memory limit",
+    "disk limit": "stopped at the disk limit",
+    "output limit": "stopped at the output limit",
     "kernel died": "kernel died (the memory limit, or it ended itself)",
     "grader failed": "grader failed",
 }

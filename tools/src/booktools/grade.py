@@ -42,6 +42,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -58,17 +59,20 @@ from tqdm import tqdm
 from booktools import answers as answers_module
 from booktools import class_report, cli, gradebook, sandbox
 from booktools.autograder import manifest_path
+from booktools.watchdog import Watchdog
 
 __all__ = [
     "GRADING_TRAINING_STEPS",
     "KernelRun",
     "Submission",
     "TaskResult",
+    "UnreadableSubmission",
     "find_submissions",
     "grade_folder",
     "grade_submission",
     "main",
     "prepare_sample",
+    "read_submission",
     "spreadsheet_safe",
     "task_results",
     "training_steps",
@@ -78,6 +82,10 @@ __all__ = [
 # chapters' demonstrations (Exercise 3's ablation, say) then run in seconds, as the notebook tests run them.
 GRADING_TRAINING_STEPS = 50
 _FEEDBACK_LENGTH = 600
+# The most a submission's file, and all the output its kernel sends back, may hold: far above any honest notebook
+# (the chapters' own run to well under 10 MB), far below what would strain the grader's memory.
+NOTEBOOK_BYTES = 64 << 20
+OUTPUT_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -130,11 +138,50 @@ def _clean(text: str, limit: int = _FEEDBACK_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class UnreadableSubmission(ValueError):
+    """A handed-in file the grader will not read: a link, a device or pipe, or too large."""
+
+
+def read_submission(path: Path, most: int | None = None) -> str:
+    """The text of the notebook file ``path``, read without following a link, if it is a plain file of at most ``most`` bytes.
+
+    A link could point the grader at the answer key or a file of its own, a
+    pipe or device could keep it reading for ever: a submission is its own
+    file. ``most`` is :data:`NOTEBOOK_BYTES` unless given.
+
+    Raises
+    ------
+    UnreadableSubmission
+        If ``path`` is a symbolic link, not a plain file, or larger than ``most``, saying which.
+    """
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if path.is_symlink():
+            raise UnreadableSubmission(
+                f"{path.name} is a link to another file, not a notebook: hand in the .ipynb file itself"
+            ) from None
+        raise UnreadableSubmission(f"{path.name} could not be opened ({error.strerror})") from None
+    most = NOTEBOOK_BYTES if most is None else most
+    with os.fdopen(handle, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableSubmission(f"{path.name} is not a plain file (a pipe, device or socket): hand in the .ipynb file")
+        content = file.read(most + 1)
+    if len(content) > most:
+        raise UnreadableSubmission(
+            f"{path.name} is larger than {most >> 20} MiB: clear its outputs (Edit > Clear Outputs of All Cells) "
+            "and hand it in again"
+        )
+    return content.decode("utf-8")
+
+
 def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
     """The notebooks of ``folder`` (``*.ipynb`` in any case, hidden names too), and a note on every other file."""
     submissions, notes = [], []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.is_file() and path.name.lower().endswith(".ipynb"):
+        # Anything so named but a folder names a student; grade_submission says why a link or a pipe is not read.
+        if not path.is_dir() and path.name.lower().endswith(".ipynb"):
             student = unicodedata.normalize("NFC", path.name[: -len(".ipynb")]).strip() or "(no name)"
             submissions.append(Submission(path, student))
         else:
@@ -244,6 +291,35 @@ def _overran(time_limit: float) -> str:
     )
 
 
+def _bounded_client(notebook, manager, time_limit: float):
+    """nbclient's client for ``notebook``, over sockets that refuse a message above :data:`OUTPUT_BYTES`, and
+    keeping at most that much output in all: past it, its watchdog stops the sandbox (a notebook printing in an
+    endless loop would otherwise fill the grader's memory, not the sandbox's)."""
+    import zmq
+    from nbclient import NotebookClient
+
+    class BoundedClient(NotebookClient):
+        watchdog: Watchdog | None = None
+        kept = 0
+
+        def output(self, outs, msg, display_id, cell_index):
+            content = msg.get("content") or {}
+            self.kept += len(str(content.get("text", ""))) + sum(len(str(v)) for v in (content.get("data") or {}).values())
+            self.kept += sum(len(str(line)) for line in content.get("traceback") or [])
+            if self.kept <= OUTPUT_BYTES:
+                return super().output(outs, msg, display_id, cell_index)
+            if self.watchdog is not None:
+                self.watchdog.stop_sandbox(
+                    "output limit",
+                    f"not graded: the notebook printed more than {OUTPUT_BYTES >> 20} MiB of output (printing in an "
+                    "endless loop?), so the grader stopped it",
+                )
+            return None
+
+    manager.context.setsockopt(zmq.MAXMSGSIZE, OUTPUT_BYTES)
+    return BoundedClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
+
+
 def _run_notebook(
     notebook,
     questions: list[dict],
@@ -262,7 +338,6 @@ def _run_notebook(
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_core.utils import run_sync
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     run = KernelRun()
@@ -287,7 +362,7 @@ def _run_notebook(
     calls = {q["name"]: q for q in questions}
     pending = list(calls)
     support = "/grading" if use_sandbox else str(box.support)
-    client = NotebookClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
+    client = _bounded_client(notebook, manager, time_limit)
     deadline = time.monotonic() + time_limit
 
     def execute(cell, index: int | None = None) -> None:
@@ -311,23 +386,26 @@ def _run_notebook(
             run.exports[name] = exported
         pending.remove(name)
 
+    watchdog = None
     try:
         client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client.start_new_kernel_client()
-        for index, cell in enumerate(list(notebook.cells)):
-            if cell.cell_type != "code":
-                continue
-            execute(cell, index)
-            if _ran_out_of_memory(cell):
-                run.status = "memory limit"
-            for name in [n for n in pending if calls[n]["call"] in cell.source]:
+        watchdog = client.watchdog = Watchdog(manager.provisioner.pid, box.box, limits)
+        with watchdog:
+            client.start_new_kernel_client()
+            for index, cell in enumerate(list(notebook.cells)):
+                if cell.cell_type != "code":
+                    continue
+                execute(cell, index)
+                if _ran_out_of_memory(cell):
+                    run.status = "memory limit"
+                for name in [n for n in pending if calls[n]["call"] in cell.source]:
+                    run.own_checks[name] = _error(cell)
+                    grade_task(name)
+            for name in list(pending):  # a self-check cell moved or deleted: grade the notebook's last state
+                cell = nbformat.v4.new_code_cell(calls[name]["call"])
+                execute(cell)
                 run.own_checks[name] = _error(cell)
                 grade_task(name)
-        for name in list(pending):  # a self-check cell moved or deleted: grade the notebook's last state
-            cell = nbformat.v4.new_code_cell(calls[name]["call"])
-            execute(cell)
-            run.own_checks[name] = _error(cell)
-            grade_task(name)
     except CellTimeoutError:
         run.status, run.stopped = "time limit", _overran(time_limit)
     except DeadKernelError:
@@ -338,6 +416,8 @@ def _run_notebook(
     except Exception as error:  # noqa: BLE001 - the kernel would not start or answer: say so, grade the rest
         run.status, run.stopped = "grader failed", f"not graded: the kernel failed ({_clean(error, 200)})"
     finally:
+        if watchdog is not None and watchdog.status is not None:  # the grader stopped it: that is why it ended
+            run.status, run.stopped = watchdog.status, watchdog.stopped
         # Killing the kernel's process ends the sandbox: its own PID namespace ends everything started inside.
         try:
             run_sync(manager.shutdown_kernel)(now=True)
@@ -439,8 +519,10 @@ def grade_submission(
     questions = _questions(root, chapter)
 
     try:
-        notebook = nbformat.read(submission.path, as_version=4)
+        notebook = nbformat.reads(read_submission(submission.path), as_version=4)
         nbformat.validate(notebook)
+    except UnreadableSubmission as error:
+        return task_results(submission, questions, KernelRun(stopped=f"not graded: {error}"), {}), "unreadable"
     except Exception as error:  # noqa: BLE001 - any way a file can fail to be a notebook
         reason = f"not graded: {submission.path.name} is not a readable notebook ({type(error).__name__})"
         return task_results(submission, questions, KernelRun(stopped=reason), {}), "unreadable"
@@ -589,7 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: current folder)")
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one submission may run (default: 300)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once, one core each (default: 1)")
-    parser.add_argument("--memory-limit", type=float, default=3, help="GiB of data each sandboxed process may use (default: 3)")
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=3,
+        help="GiB of memory a submission may use, each process and all together (default: 3)",
+    )
     parser.add_argument(
         "--no-sandbox",
         action="store_true",

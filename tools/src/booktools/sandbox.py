@@ -6,7 +6,9 @@ of its answers, through :func:`command`. What the sandbox allows:
 * reading the system (``/usr``, ``/etc``, ...), the Python installation and
   its packages, and the folders passed as ``readable``: all read-only, so an
   editable install of ``cnnlab`` cannot be changed through it;
-* writing to the one folder passed as ``writable`` and to a private ``/tmp``;
+* writing to the one folder passed as ``writable``, and to a private ``/tmp``
+  and ``/dev/shm``, each an in-memory file system of at most
+  ``Limits.disk_bytes``;
 * nothing else: the grader's home folder is hidden behind an empty one, the
   repository, the answer keys, the other submissions and the output folder
   are not there at all, the environment is emptied (only ``env`` is set),
@@ -18,24 +20,34 @@ session (no terminal to type into). Limits, set with ``setrlimit`` before the
 sandbox starts, and inherited by everything inside: address space is not
 limited (PyTorch reserves far more than it uses), but the *data* each
 process may allocate is (``RLIMIT_DATA``, which counts heap and anonymous
-mappings), and so is the number of processes and threads
-(``RLIMIT_NPROC``). The kernel does not apply ``RLIMIT_NPROC`` to root, so a
-grader running as root starts the sandboxed command as the unprivileged
-``nobody`` (uid 65534); an unprivileged grader gets a user namespace, in which
-the kernel counts the sandbox's processes apart from the grader's. Together
-the two limits bound the sandbox's memory (processes times data limit).
+mappings), so is the size of any file it writes (``RLIMIT_FSIZE``), and so
+is the number of processes and threads (``RLIMIT_NPROC``). The kernel does
+not apply ``RLIMIT_NPROC`` to root, so a grader running as root starts the
+sandboxed command as the unprivileged ``nobody`` (uid 65534); an
+unprivileged grader gets a user namespace, in which the kernel counts the
+sandbox's processes apart from the grader's. System V shared memory, which
+outlives the process that made it and counts against no limit, cannot be
+created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX shared
+memory in ``/dev/shm`` works). What no ``setrlimit`` bounds, the memory of
+all the sandbox's processes together and the size of its writable folder,
+:class:`booktools.watchdog.Watchdog` watches from outside.
+
 These need nothing but Debian's ``bubblewrap`` and the ``setpriv`` of
 util-linux: no daemon and no root.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import platform
 import shutil
 import site
+import struct
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +59,17 @@ _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/sys/de
 
 @dataclass(frozen=True)
 class Limits:
-    """What one sandbox may use: bytes of data per process, and processes plus threads."""
+    """What one sandbox may use.
+
+    ``memory_bytes`` bounds each process's data (``RLIMIT_DATA``) and, watched
+    by :class:`booktools.watchdog.Watchdog`, the memory of all its processes
+    together; ``processes`` counts processes plus threads; ``disk_bytes``
+    bounds the writable folder, each file, and each of ``/tmp`` and ``/dev/shm``.
+    """
 
     memory_bytes: int = 3 << 30
     processes: int = 256
+    disk_bytes: int = 1 << 30
 
 
 DEFAULT_LIMITS = Limits()
@@ -96,8 +115,19 @@ def command(
 ) -> list[str]:
     """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``)."""
     limits = limits or DEFAULT_LIMITS
-    prlimit = ["prlimit", f"--data={limits.memory_bytes}", f"--nproc={limits.processes}", "--core=0", "--"]
+    prlimit = [
+        "prlimit",
+        f"--data={limits.memory_bytes}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.disk_bytes}",
+        "--core=0",
+        "--",
+    ]
+    seccomp = _seccomp_filter()
+    # bubblewrap reads the seccomp filter from a file descriptor: a shell opens it as descriptor 9, then becomes prlimit.
+    opened = ["/bin/sh", "-c", 'filter="$1"; shift; exec "$@" 9<"$filter"', "sh", str(seccomp)] if seccomp else []
     bwrap = [
+        *opened,
         *prlimit,
         "bwrap",
         "--die-with-parent",
@@ -114,7 +144,11 @@ def command(
         bwrap.append("--unshare-user")
     for path in _SYSTEM:
         bwrap += ["--ro-bind-try", path, path]
-    bwrap += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    if seccomp:
+        bwrap += ["--seccomp", "9"]
+    size = str(limits.disk_bytes)
+    bwrap += ["--proc", "/proc", "--dev", "/dev"]
+    bwrap += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
     home = Path.home()
     if str(home) not in ("/", ""):
         bwrap += ["--tmpfs", str(home)]
@@ -141,6 +175,53 @@ def command(
     else:
         bwrap.append("--")
     return bwrap + list(argv)
+
+
+# System V shared memory's shmget, by processor: (seccomp's architecture code, system call number).
+_SHMGET = {"x86_64": (0xC000003E, 29), "aarch64": (0xC00000B7, 194)}
+_FILTERS: dict[str, Path] = {}
+
+
+def _seccomp_program(machine: str) -> bytes | None:
+    """A classic-BPF seccomp program that fails ``shmget`` with EPERM and allows every other call; None off x86-64 and ARM64.
+
+    On x86-64 it also fails the x32 system calls (numbers from 0x40000000), through which ``shmget`` could be reached too.
+
+    Examples
+    --------
+    >>> len(_seccomp_program("x86_64")) // 8, _seccomp_program("riscv64")
+    (8, None)
+    """
+    if machine not in _SHMGET:
+        return None
+    arch, shmget = _SHMGET[machine]
+    load, jump_equal, jump_at_least, give = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    x32 = 0x40000000 if machine == "x86_64" else 0xFFFFFFFF
+    program = [
+        (load, 0, 0, 4),  # the architecture
+        (jump_equal, 1, 0, arch),
+        (give, 0, 0, allow),  # another architecture's calls: not this filter's business
+        (load, 0, 0, 0),  # the system call's number
+        (jump_at_least, 2, 0, x32),
+        (jump_equal, 1, 0, shmget),
+        (give, 0, 0, allow),
+        (give, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+def _seccomp_filter() -> Path | None:
+    """The file of this machine's seccomp program (written once per process, in a private folder), or None if it has none."""
+    machine = platform.machine()
+    program = _seccomp_program(machine)
+    if program is None:
+        return None
+    if machine not in _FILTERS:
+        path = Path(tempfile.mkdtemp(prefix="booktools-seccomp-")) / "filter.bpf"
+        path.write_bytes(program)
+        _FILTERS[machine] = path
+    return _FILTERS[machine]
 
 
 def _outermost(paths: list[Path]) -> list[Path]:

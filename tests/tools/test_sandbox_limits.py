@@ -1,0 +1,130 @@
+"""The sandbox's limits, each tried by a small sandboxed Python with tiny limits: no kernel, a second or two each.
+
+What a whole hostile notebook meets (an output flood, processes that together
+pass the memory limit, a link to the answer key) is tested in
+tests/notebooks/test_grading_hostile.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from booktools import sandbox, watchdog
+
+pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
+
+MIB = 1 << 20
+SMALL = sandbox.Limits(memory_bytes=256 * MIB, processes=64, disk_bytes=8 * MIB)
+
+
+def sandboxed(code: str, folder: Path, limits: sandbox.Limits = SMALL) -> list[str]:
+    sandbox.prepare_writable(folder)
+    return sandbox.command([sys.executable, "-c", code], folder, [], {}, limits=limits)
+
+
+def test_tmp_and_shm_hold_at_most_the_disk_limit_files_are_bounded_and_system_v_memory_is_refused(tmp_path):
+    code = (
+        "import ctypes, errno, json\n"
+        "def write(path, mib):\n"
+        "    try:\n"
+        "        with open(path, 'wb') as file:\n"
+        "            for _ in range(mib):\n"
+        "                file.write(b'x' * (1 << 20))\n"
+        "        return 'written'\n"
+        "    except OSError as error:\n"
+        "        return errno.errorcode[error.errno]\n"
+        "found = {'one big file': write('big', 12), 'tmp': [write(f'/tmp/{i}', 3) for i in range(4)],\n"
+        "         'shm': [write(f'/dev/shm/{i}', 3) for i in range(4)]}\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "found['shmget'] = libc.shmget(0, ctypes.c_size_t(1 << 20), 0o1600), errno.errorcode[ctypes.get_errno()]\n"
+        "print(json.dumps(found))\n"
+    )
+    result = subprocess.run(sandboxed(code, tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["one big file"] == "EFBIG", "RLIMIT_FSIZE lets a file grow past the disk limit"
+    assert found["tmp"][:2] == ["written", "written"] and "ENOSPC" in found["tmp"], "/tmp is not bounded"
+    assert found["shm"][:2] == ["written", "written"] and "ENOSPC" in found["shm"], "/dev/shm is not bounded"
+    assert found["shmget"] == [-1, "EPERM"], "System V shared memory, which no limit counts, can be made"
+
+
+def watched(code: str, folder: Path) -> tuple[watchdog.Watchdog, float]:
+    """Run ``code`` in a sandbox under a watchdog; return the watchdog and the seconds until the sandbox ended."""
+    start = time.monotonic()
+    process = subprocess.Popen(sandboxed(code, folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with watchdog.Watchdog(process.pid, folder, SMALL, interval=0.1) as dog:
+        try:
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+    return dog, time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Three processes of 120 MiB each: each within its own 256 MiB of data, together past the 256 MiB allowed.
+        "import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        block = bytearray(120 << 20)\n"
+        "        time.sleep(60)\ntime.sleep(60)",
+        # In-memory files held open, never mapped: no process's data, no file past the file limit.
+        "import os, time\nfiles = [os.memfd_create(f'm{i}') for i in range(60)]\nfor f in files:\n"
+        "    os.write(f, b'x' * (6 << 20))\ntime.sleep(60)",
+    ],
+    ids=["processes", "in-memory files"],
+)
+def test_the_watchdog_stops_a_sandbox_whose_memory_together_passes_the_limit(tmp_path, code):
+    dog, seconds = watched(code, tmp_path)
+    assert dog.status == "memory limit" and seconds < 30, dog.stopped
+    assert "processes used" in dog.stopped and "more than the 0.2 GiB allowed" in dog.stopped
+    assert not subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True).stdout
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "for i in range(10_000):\n    open(f'file-{i}', 'wb').write(b'x' * (1 << 20))",
+        "import time\nfor i in range(10 ** 6):\n    open(f'empty-{i}', 'w').close()\ntime.sleep(60)",
+        # Write and search, but no reading: a grader that is not root could not list it.
+        "import os\nos.makedirs('hidden/deeper')\nos.chmod('hidden', 0o300)\nfor i in range(10_000):\n"
+        "    open(f'hidden/deeper/{i}', 'wb').write(b'x' * (1 << 20))",
+    ],
+    ids=["many 1 MiB files", "a million empty files", "a folder the owner cannot list"],
+)
+def test_the_watchdog_stops_a_sandbox_that_fills_its_folder(tmp_path, code):
+    dog, seconds = watched(code, tmp_path)
+    assert dog.status == "disk limit" and seconds < 30, dog.stopped
+    assert "allowed, so the grader stopped it" in dog.stopped
+
+
+def test_a_quiet_sandbox_within_its_limits_is_left_alone(tmp_path):
+    dog, _ = watched("open('answer.txt', 'w').write('42')", tmp_path)
+    assert dog.status is None and dog.stopped is None
+    assert (tmp_path / "answer.txt").read_text() == "42"
+
+
+def test_a_folder_its_owner_cannot_list_is_made_listable_and_counted(tmp_path, monkeypatch):
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / "data").write_bytes(b"x" * 100_000)
+    listed, refused = os.scandir, []
+
+    def scandir(path):  # as an unprivileged grader meets a folder of mode 0o300
+        if Path(path).name == "hidden" and not refused:
+            refused.append(path)
+            raise PermissionError(13, "Permission denied")
+        return listed(path)
+
+    monkeypatch.setattr(watchdog.os, "scandir", scandir)
+    size, entries = watchdog.folder_usage(tmp_path)
+    assert refused and entries == 2 and size >= 100_000
+
+
+def test_a_process_that_has_ended_uses_no_memory():
+    assert watchdog.memory_bytes(os.getpid()) > 0
+    assert watchdog.memory_bytes(2**22 + 12345) == 0
