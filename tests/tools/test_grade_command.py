@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -143,7 +145,15 @@ def test_the_folder_gives_one_row_per_task_and_per_file_with_names_made_safe(tmp
     for name in names:
         (folder / name).write_text("{}")
 
-    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox):
+    in_flight, shared, lock = set(), [], threading.Lock()
+
+    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox, cpus):
+        with lock:  # two submissions graded at once never share their processors
+            shared.append(id(cpus) in in_flight)
+            in_flight.add(id(cpus))
+        time.sleep(0.05)
+        with lock:
+            in_flight.discard(id(cpus))
         run = grade.KernelRun(own_checks={"q1": None, "q2": None})
         verdicts = {
             "q1": {"passed": True},
@@ -165,6 +175,7 @@ def test_the_folder_gives_one_row_per_task_and_per_file_with_names_made_safe(tmp
     josé = [row for file, row in summary.items() if file.startswith("Jos")]
     assert {row["student"] for row in josé} == {"José"} and all("the same student as" in row["status"] for row in josé)
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
+    assert shared == [False] * len(names)
 
 
 def test_a_link_a_pipe_or_an_oversized_file_is_not_read_and_says_why(tmp_path, monkeypatch):

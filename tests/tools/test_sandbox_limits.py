@@ -24,12 +24,13 @@ MIB = 1 << 20
 SMALL = sandbox.Limits(memory_bytes=256 * MIB, processes=64, disk_bytes=8 * MIB)
 
 
-def sandboxed(code: str, folder: Path, limits: sandbox.Limits = SMALL) -> list[str]:
+def sandboxed(code: str, folder: Path, limits: sandbox.Limits = SMALL, cpus: list[int] | None = None) -> list[str]:
     sandbox.prepare_writable(folder)
-    return sandbox.command([sys.executable, "-c", code], folder, [], {}, limits=limits)
+    return sandbox.command([sys.executable, "-c", code], folder, [], {}, limits=limits, cpus=cpus)
 
 
 def test_tmp_and_shm_hold_at_most_the_disk_limit_files_are_bounded_and_system_v_memory_is_refused(tmp_path):
+    """And the sandbox stays on the processor it was given."""
     code = (
         "import ctypes, errno, json\n"
         "def write(path, mib):\n"
@@ -44,15 +45,20 @@ def test_tmp_and_shm_hold_at_most_the_disk_limit_files_are_bounded_and_system_v_
         "         'shm': [write(f'/dev/shm/{i}', 3) for i in range(4)]}\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "found['shmget'] = libc.shmget(0, ctypes.c_size_t(1 << 20), 0o1600), errno.errorcode[ctypes.get_errno()]\n"
+        "import os\nfound['cpus'] = sorted(os.sched_getaffinity(0))\n"
+        "try:\n    os.sched_setaffinity(0, range(os.cpu_count()))\n    found['widened'] = 'yes'\n"
+        "except OSError as error:\n    found['widened'] = errno.errorcode[error.errno]\n"
         "print(json.dumps(found))\n"
     )
-    result = subprocess.run(sandboxed(code, tmp_path), capture_output=True, text=True, timeout=60)
+    last = max(os.sched_getaffinity(0))
+    result = subprocess.run(sandboxed(code, tmp_path, cpus=[last]), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["one big file"] == "EFBIG", "RLIMIT_FSIZE lets a file grow past the disk limit"
     assert found["tmp"][:2] == ["written", "written"] and "ENOSPC" in found["tmp"], "/tmp is not bounded"
     assert found["shm"][:2] == ["written", "written"] and "ENOSPC" in found["shm"], "/dev/shm is not bounded"
     assert found["shmget"] == [-1, "EPERM"], "System V shared memory, which no limit counts, can be made"
+    assert found["cpus"] == [last] and found["widened"] == "EPERM", "the sandbox can leave the processor it was given"
 
 
 def watched(code: str, folder: Path) -> tuple[watchdog.Watchdog, float]:

@@ -41,6 +41,7 @@ import csv
 import io
 import json
 import os
+import queue
 import shutil
 import stat
 import subprocess
@@ -72,6 +73,7 @@ __all__ = [
     "grade_submission",
     "main",
     "prepare_sample",
+    "processor_shares",
     "read_submission",
     "spreadsheet_safe",
     "task_results",
@@ -242,19 +244,19 @@ def _error(cell) -> str | None:
 
 
 class _Sandbox:
-    """The folders of one submission's sandbox: a private writable one, and the read-only support folder."""
+    """One submission's sandbox: a private writable folder, the read-only support folder, and its processors."""
 
-    def __init__(self, work: Path, data_root: Path, package: Path):
+    def __init__(self, work: Path, data_root: Path, package: Path, cpus: list[int] | None = None):
         self.work, self.box, self.support = work, work / "box", work / "support"
         self.box.mkdir()
         self.support.mkdir()
         shutil.copy(Path(answers_module.__file__), self.support / "answers.py")
-        self.data_root, self.package = data_root, package
+        self.data_root, self.package, self.cpus = data_root, package, cpus
 
     def command(self, argv: list[str], limits: sandbox.Limits, env: dict[str, str]) -> list[str]:
         """``argv`` in the sandbox, with the support folder read-only at ``/grading``."""
         readable = [self.package, self.data_root]
-        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support})
+        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support}, cpus=self.cpus)
 
 
 def training_steps(questions: list[dict]) -> int:
@@ -435,7 +437,8 @@ def _judge(run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: b
     argv = [sys.executable, "-m", "booktools.judge"]
     tools = Path(answers_module.__file__).resolve().parent.parent
     if use_sandbox:
-        line = sandbox.command(argv, None, [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}, limits=limits)
+        readable, variables = [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}
+        line = sandbox.command(argv, None, readable, variables, limits=limits, cpus=box.cpus)
     else:
         line = argv
     lines = "".join(json.dumps({"task": task, "answers": document}) + "\n" for task, document in run.exports.items())
@@ -508,10 +511,12 @@ def grade_submission(
     data_root: Path,
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
+    cpus: list[int] | None = None,
 ) -> tuple[list[TaskResult], str]:
     """Grade one submission; return a result per task and the submission's status.
 
     ``data_root`` is the cache folder that holds the MNIST sample (:func:`prepare_sample`); the sandbox reads it.
+    Given ``cpus``, the sandboxes run on those processors alone (:func:`processor_shares`).
     """
     if isinstance(submission, Path):
         submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
@@ -534,7 +539,7 @@ def grade_submission(
 
     env = _environment(data_root, training_steps(questions))
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent)
+        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, cpus if use_sandbox else None)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
         verdicts = _judge(run, box, limits, use_sandbox, env)
 
@@ -558,6 +563,20 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     writer.writerow(header)
     writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
     _write_text(path, text.getvalue())
+
+
+def processor_shares(jobs: int, available: set[int] | None = None) -> list[list[int] | None]:
+    """The processors of each of ``jobs`` submissions graded at once: this process's, dealt out in turn; None for one job.
+
+    Examples
+    --------
+    >>> processor_shares(2, {0, 1, 2, 3}), processor_shares(3, {0, 1}), processor_shares(1, {0, 1})
+    ([[0, 2], [1, 3]], [[0], [1], [0]], [None])
+    """
+    if jobs <= 1:
+        return [None]
+    cpus = sorted(os.sched_getaffinity(0) if available is None else available)
+    return [cpus[job::jobs] or [cpus[job % len(cpus)]] for job in range(jobs)]
 
 
 def grade_folder(
@@ -591,10 +610,17 @@ def grade_folder(
     kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
 
     progress = tqdm(total=len(submissions), desc=f"grading {chapter}", unit="notebook", file=sys.stderr, dynamic_ncols=True)
+    shares: queue.Queue = queue.Queue()
+    for share in processor_shares(jobs):
+        shares.put(share)
 
     def timed(submission: Submission):
         start = time.perf_counter()
-        tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox)
+        cpus = shares.get()  # one per job at a time: a submission that busies every thread slows only itself
+        try:
+            tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox, cpus)
+        finally:
+            shares.put(cpus)
         seconds = time.perf_counter() - start
         with lock:
             points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)

@@ -28,7 +28,10 @@ unprivileged grader gets a user namespace, in which the kernel counts the
 sandbox's processes apart from the grader's. System V shared memory, which
 outlives the process that made it and counts against no limit, cannot be
 created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX shared
-memory in ``/dev/shm`` works). What no ``setrlimit`` bounds, the memory of
+memory in ``/dev/shm`` works). Given ``cpus``, the sandbox runs on those
+processors alone (util-linux's ``taskset``), and the same filter refuses
+``sched_setaffinity``, so that a submission that keeps every thread busy
+slows only itself, not the one graded beside it. What no ``setrlimit`` bounds, the memory of
 all the sandbox's processes together and the size of its writable folder,
 :class:`booktools.watchdog.Watchdog` watches from outside.
 
@@ -81,7 +84,12 @@ def _as_root() -> bool:
 
 def available() -> str | None:
     """None if a sandbox can start here; otherwise why not, in one sentence."""
-    for tool, package in (("bwrap", "bubblewrap"), ("prlimit", "util-linux"), ("setpriv", "util-linux")):
+    for tool, package in (
+        ("bwrap", "bubblewrap"),
+        ("prlimit", "util-linux"),
+        ("setpriv", "util-linux"),
+        ("taskset", "util-linux"),
+    ):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian: apt-get install {package})"
     probe = command(["true"], writable=None, readable=[], env={})
@@ -112,9 +120,11 @@ def command(
     env: dict[str, str],
     limits: Limits | None = None,
     mounts: dict[str, Path] | None = None,
+    cpus: list[int] | None = None,
 ) -> list[str]:
-    """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``)."""
+    """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``), on ``cpus``."""
     limits = limits or DEFAULT_LIMITS
+    pinned = ["taskset", "--cpu-list", ",".join(map(str, cpus))] if cpus else []
     prlimit = [
         "prlimit",
         f"--data={limits.memory_bytes}",
@@ -128,6 +138,7 @@ def command(
     opened = ["/bin/sh", "-c", 'filter="$1"; shift; exec "$@" 9<"$filter"', "sh", str(seccomp)] if seccomp else []
     bwrap = [
         *opened,
+        *pinned,
         *prlimit,
         "bwrap",
         "--die-with-parent",
@@ -177,37 +188,39 @@ def command(
     return bwrap + list(argv)
 
 
-# System V shared memory's shmget, by processor: (seccomp's architecture code, system call number).
-_SHMGET = {"x86_64": (0xC000003E, 29), "aarch64": (0xC00000B7, 194)}
+# The calls the sandbox may not make, by processor: seccomp's code of the architecture, then the numbers of
+# shmget (System V shared memory) and sched_setaffinity (leaving the processors the grader gave it).
+_REFUSED_CALLS = {"x86_64": (0xC000003E, (29, 203)), "aarch64": (0xC00000B7, (194, 122))}
 _FILTERS: dict[str, Path] = {}
 
 
 def _seccomp_program(machine: str) -> bytes | None:
-    """A classic-BPF seccomp program that fails ``shmget`` with EPERM and allows every other call; None off x86-64 and ARM64.
+    """A classic-BPF seccomp program that fails ``shmget`` and ``sched_setaffinity`` with EPERM and allows every other call.
 
-    On x86-64 it also fails the x32 system calls (numbers from 0x40000000), through which ``shmget`` could be reached too.
+    On x86-64 it also fails the x32 system calls (numbers from 0x40000000), through which those could be reached too.
+    None on processors other than x86-64 and ARM64.
 
     Examples
     --------
     >>> len(_seccomp_program("x86_64")) // 8, _seccomp_program("riscv64")
-    (8, None)
+    (9, None)
     """
-    if machine not in _SHMGET:
+    if machine not in _REFUSED_CALLS:
         return None
-    arch, shmget = _SHMGET[machine]
+    arch, refused_calls = _REFUSED_CALLS[machine]
     load, jump_equal, jump_at_least, give = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
     x32 = 0x40000000 if machine == "x86_64" else 0xFFFFFFFF
+    checks = [x32, *refused_calls]
     program = [
         (load, 0, 0, 4),  # the architecture
         (jump_equal, 1, 0, arch),
         (give, 0, 0, allow),  # another architecture's calls: not this filter's business
         (load, 0, 0, 0),  # the system call's number
-        (jump_at_least, 2, 0, x32),
-        (jump_equal, 1, 0, shmget),
-        (give, 0, 0, allow),
-        (give, 0, 0, refuse),
     ]
+    for index, number in enumerate(checks):  # each jumps, when it matches, over the checks after it and the allow
+        program.append((jump_at_least if index == 0 else jump_equal, len(checks) - index, 0, number))
+    program += [(give, 0, 0, allow), (give, 0, 0, refuse)]
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
