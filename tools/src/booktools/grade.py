@@ -294,32 +294,33 @@ def _overran(time_limit: float) -> str:
 
 
 def _bounded_client(notebook, manager, time_limit: float):
-    """nbclient's client for ``notebook``, over sockets that refuse a message above :data:`OUTPUT_BYTES`, and
-    keeping at most that much output in all: past it, its watchdog stops the sandbox (a notebook printing in an
-    endless loop would otherwise fill the grader's memory, not the sandbox's)."""
+    """nbclient's client for ``notebook``, over sockets that refuse a message above :data:`OUTPUT_BYTES`, and taking
+    at most that much from the kernel in all (outputs, display updates, widget messages): past it, its watchdog stops
+    the sandbox. A notebook printing in an endless loop would otherwise fill the grader's memory, not the sandbox's."""
     import zmq
     from nbclient import NotebookClient
 
     class BoundedClient(NotebookClient):
         watchdog: Watchdog | None = None
-        kept = 0
+        taken = 0
 
-        def output(self, outs, msg, display_id, cell_index):
+        def process_message(self, msg, cell, cell_index):
             content = msg.get("content") or {}
-            self.kept += len(str(content.get("text", ""))) + sum(len(str(v)) for v in (content.get("data") or {}).values())
-            self.kept += sum(len(str(line)) for line in content.get("traceback") or [])
-            if self.kept <= OUTPUT_BYTES:
-                return super().output(outs, msg, display_id, cell_index)
+            self.taken += sum(len(str(value)) for value in content.values()) + sum(len(b) for b in msg.get("buffers") or [])
+            if self.taken <= OUTPUT_BYTES:
+                return super().process_message(msg, cell, cell_index)
             if self.watchdog is not None:
                 self.watchdog.stop_sandbox(
                     "output limit",
-                    f"not graded: the notebook printed more than {OUTPUT_BYTES >> 20} MiB of output (printing in an "
+                    f"not graded: the notebook sent more than {OUTPUT_BYTES >> 20} MiB of output (printing in an "
                     "endless loop?), so the grader stopped it",
                 )
             return None
 
     manager.context.setsockopt(zmq.MAXMSGSIZE, OUTPUT_BYTES)
-    return BoundedClient(notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading")
+    return BoundedClient(
+        notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading", store_widget_state=False
+    )
 
 
 def _run_notebook(
