@@ -147,13 +147,13 @@ def test_the_folder_gives_one_row_per_task_and_per_file_with_names_made_safe(tmp
 
     in_flight, shared, lock = set(), [], threading.Lock()
 
-    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox, cpus):
+    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox, slot):
         with lock:  # two submissions graded at once never share their processors
-            shared.append(id(cpus) in in_flight)
-            in_flight.add(id(cpus))
+            shared.append(id(slot) in in_flight)
+            in_flight.add(id(slot))
         time.sleep(0.05)
         with lock:
-            in_flight.discard(id(cpus))
+            in_flight.discard(id(slot))
         run = grade.KernelRun(own_checks={"q1": None, "q2": None})
         verdicts = {
             "q1": {"passed": True},

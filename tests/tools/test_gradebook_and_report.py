@@ -42,7 +42,7 @@ def graded(tmp_path_factory):
     for name in FILES:
         (folder / name).write_text("{}")
 
-    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox, cpus):
+    def fake(submission, root, chapter, time_limit, data_root, limits, use_sandbox, slot):
         right, status = FILES[submission.path.name]
         run = grade.KernelRun(own_checks={"q1": None, "q2": None})
         number = len(submission.student) / 100

@@ -24,9 +24,9 @@ MIB = 1 << 20
 SMALL = sandbox.Limits(memory_bytes=256 * MIB, processes=64, disk_bytes=8 * MIB)
 
 
-def sandboxed(code: str, folder: Path, limits: sandbox.Limits = SMALL, cpus: list[int] | None = None) -> list[str]:
-    sandbox.prepare_writable(folder)
-    return sandbox.command([sys.executable, "-c", code], folder, [], {}, limits=limits, cpus=cpus)
+def sandboxed(code: str, folder: Path, limits: sandbox.Limits = SMALL, slot: sandbox.Slot | None = None) -> list[str]:
+    sandbox.prepare_writable(folder, slot)
+    return sandbox.command([sys.executable, "-c", code], folder, [], {}, limits=limits, slot=slot)
 
 
 def test_tmp_and_shm_hold_at_most_the_disk_limit_files_are_bounded_and_system_v_memory_is_refused(tmp_path):
@@ -51,7 +51,7 @@ def test_tmp_and_shm_hold_at_most_the_disk_limit_files_are_bounded_and_system_v_
         "print(json.dumps(found))\n"
     )
     last = max(os.sched_getaffinity(0))
-    result = subprocess.run(sandboxed(code, tmp_path, cpus=[last]), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(sandboxed(code, tmp_path, slot=sandbox.Slot(0, (last,))), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["one big file"] == "EFBIG", "RLIMIT_FSIZE lets a file grow past the disk limit"
@@ -134,3 +134,25 @@ def test_a_folder_its_owner_cannot_list_is_made_listable_and_counted(tmp_path, m
 def test_a_process_that_has_ended_uses_no_memory():
     assert watchdog.memory_bytes(os.getpid()) > 0
     assert watchdog.memory_bytes(2**22 + 12345) == 0
+
+
+def test_a_sandbox_that_uses_up_its_processes_leaves_the_next_slot_its_own(tmp_path):
+    # The kernel counts processes per user: two slots' sandboxes must not be one user (under a root grader), or one
+    # notebook's fork loop would leave the kernel graded beside it unable to start a thread.
+    few = sandbox.Limits(memory_bytes=256 * MIB, processes=12, disk_bytes=8 * MIB)
+    hog = (
+        "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(60)\n            os._exit(0)\nexcept OSError:\n    print('full', flush=True)\ntime.sleep(60)"
+    )
+    neighbour = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint('forked 4')"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = sandbox.slots(2)
+    command = sandbox.command([sys.executable, "-c", hog], tmp_path / "a", [], {}, limits=few, slot=first)
+    sandbox.prepare_writable(tmp_path / "a", first)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as hogging:
+        try:
+            assert hogging.stdout.readline().strip() == "full"
+            result = subprocess.run(sandboxed(neighbour, tmp_path / "b", few, second), capture_output=True, text=True, timeout=60)
+        finally:
+            hogging.kill()
+    assert result.stdout.strip() == "forked 4", result.stderr[-500:]

@@ -73,7 +73,6 @@ __all__ = [
     "grade_submission",
     "main",
     "prepare_sample",
-    "processor_shares",
     "read_submission",
     "spreadsheet_safe",
     "task_results",
@@ -246,17 +245,17 @@ def _error(cell) -> str | None:
 class _Sandbox:
     """One submission's sandbox: a private writable folder, the read-only support folder, and its processors."""
 
-    def __init__(self, work: Path, data_root: Path, package: Path, cpus: list[int] | None = None):
+    def __init__(self, work: Path, data_root: Path, package: Path, slot: sandbox.Slot | None = None):
         self.work, self.box, self.support = work, work / "box", work / "support"
         self.box.mkdir()
         self.support.mkdir()
         shutil.copy(Path(answers_module.__file__), self.support / "answers.py")
-        self.data_root, self.package, self.cpus = data_root, package, cpus
+        self.data_root, self.package, self.slot = data_root, package, slot
 
     def command(self, argv: list[str], limits: sandbox.Limits, env: dict[str, str]) -> list[str]:
         """``argv`` in the sandbox, with the support folder read-only at ``/grading``."""
         readable = [self.package, self.data_root]
-        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support}, cpus=self.cpus)
+        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support}, slot=self.slot)
 
 
 def training_steps(questions: list[dict]) -> int:
@@ -361,7 +360,7 @@ def _run_notebook(
         connection_file=str(box.box / "connection.json"),
     )
     manager.write_connection_file()
-    sandbox.prepare_writable(box.box)
+    sandbox.prepare_writable(box.box, box.slot)
     calls = {q["name"]: q for q in questions}
     pending = list(calls)
     support = "/grading" if use_sandbox else str(box.support)
@@ -439,7 +438,7 @@ def _judge(run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: b
     tools = Path(answers_module.__file__).resolve().parent.parent
     if use_sandbox:
         readable, variables = [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}
-        line = sandbox.command(argv, None, readable, variables, limits=limits, cpus=box.cpus)
+        line = sandbox.command(argv, None, readable, variables, limits=limits, slot=box.slot)
     else:
         line = argv
     lines = "".join(json.dumps({"task": task, "answers": document}) + "\n" for task, document in run.exports.items())
@@ -512,12 +511,12 @@ def grade_submission(
     data_root: Path,
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
-    cpus: list[int] | None = None,
+    slot: sandbox.Slot | None = None,
 ) -> tuple[list[TaskResult], str]:
     """Grade one submission; return a result per task and the submission's status.
 
     ``data_root`` is the cache folder that holds the MNIST sample (:func:`prepare_sample`); the sandbox reads it.
-    Given ``cpus``, the sandboxes run on those processors alone (:func:`processor_shares`).
+    Given a ``slot`` (:func:`booktools.sandbox.slots`), the sandboxes run on its processors, as its user.
     """
     if isinstance(submission, Path):
         submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
@@ -540,7 +539,7 @@ def grade_submission(
 
     env = _environment(data_root, training_steps(questions))
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, cpus if use_sandbox else None)
+        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, slot if use_sandbox else None)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
         verdicts = _judge(run, box, limits, use_sandbox, env)
 
@@ -564,20 +563,6 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     writer.writerow(header)
     writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
     _write_text(path, text.getvalue())
-
-
-def processor_shares(jobs: int, available: set[int] | None = None) -> list[list[int] | None]:
-    """The processors of each of ``jobs`` submissions graded at once: this process's, dealt out in turn; None for one job.
-
-    Examples
-    --------
-    >>> processor_shares(2, {0, 1, 2, 3}), processor_shares(3, {0, 1}), processor_shares(1, {0, 1})
-    ([[0, 2], [1, 3]], [[0], [1], [0]], [None])
-    """
-    if jobs <= 1:
-        return [None]
-    cpus = sorted(os.sched_getaffinity(0) if available is None else available)
-    return [cpus[job::jobs] or [cpus[job % len(cpus)]] for job in range(jobs)]
 
 
 def grade_folder(
@@ -611,17 +596,17 @@ def grade_folder(
     kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
 
     progress = tqdm(total=len(submissions), desc=f"grading {chapter}", unit="notebook", file=sys.stderr, dynamic_ncols=True)
-    shares: queue.Queue = queue.Queue()
-    for share in processor_shares(jobs):
-        shares.put(share)
+    free: queue.Queue = queue.Queue()
+    for slot in sandbox.slots(jobs):
+        free.put(slot)
 
     def timed(submission: Submission):
         start = time.perf_counter()
-        cpus = shares.get()  # one per job at a time: a submission that busies every thread slows only itself
+        slot = free.get()  # each submission graded at once has its own processors and user: one cannot starve another
         try:
-            tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox, cpus)
+            tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox, slot)
         finally:
-            shares.put(cpus)
+            free.put(slot)
         seconds = time.perf_counter() - start
         with lock:
             points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)

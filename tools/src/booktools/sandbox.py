@@ -25,10 +25,13 @@ is the number of processes and threads (``RLIMIT_NPROC``). The kernel does
 not apply ``RLIMIT_NPROC`` to root, so a grader running as root starts the
 sandboxed command as the unprivileged ``nobody`` (uid 65534); an
 unprivileged grader gets a user namespace, in which the kernel counts the
-sandbox's processes apart from the grader's. System V shared memory, which
+sandbox's processes apart from the grader's. The kernel counts a user's
+processes, not a sandbox's: sandboxes that run at once each take their own
+:class:`Slot`, and under a root grader each slot is a user of its own, so
+that one cannot use up the processes of the one beside it. System V shared memory, which
 outlives the process that made it and counts against no limit, cannot be
 created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX shared
-memory in ``/dev/shm`` works). Given ``cpus``, the sandbox runs on those
+memory in ``/dev/shm`` works). A slot's sandbox also runs on the slot's
 processors alone (util-linux's ``taskset``), and the same filter refuses
 ``sched_setaffinity``, so that a submission that keeps every thread busy
 slows only itself, not the one graded beside it. What no ``setrlimit`` bounds, the memory of
@@ -54,9 +57,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_LIMITS", "NOBODY", "Limits", "available", "command", "python_paths"]
+__all__ = ["DEFAULT_LIMITS", "FIRST_SLOT_UID", "NOBODY", "Limits", "Slot", "available", "command", "python_paths", "slots"]
 
 NOBODY = 65534
+# Under a root grader, slot i runs as this user plus i: far above the users and the container ranges of real systems.
+FIRST_SLOT_UID = 2_000_000_000
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/sys/devices/system/cpu")
 
 
@@ -76,6 +81,32 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one of several sandboxes that run at once runs: its own processors and, under a root grader, its own user."""
+
+    index: int
+    cpus: tuple[int, ...] = ()
+
+    @property
+    def uid(self) -> int:
+        return FIRST_SLOT_UID + self.index
+
+
+def slots(jobs: int, available: set[int] | None = None) -> list[Slot | None]:
+    """The slots of ``jobs`` sandboxes run at once, this process's processors dealt out in turn; [None] for one job.
+
+    Examples
+    --------
+    >>> [s.cpus for s in slots(2, {0, 1, 2, 3})], [s.cpus for s in slots(3, {0, 1})], slots(1)
+    ([(0, 2), (1, 3)], [(0,), (1,), (0,)], [None])
+    """
+    if jobs <= 1:
+        return [None]
+    cpus = sorted(os.sched_getaffinity(0) if available is None else available)
+    return [Slot(job, tuple(cpus[job::jobs] or [cpus[job % len(cpus)]])) for job in range(jobs)]
 
 
 def _as_root() -> bool:
@@ -120,11 +151,11 @@ def command(
     env: dict[str, str],
     limits: Limits | None = None,
     mounts: dict[str, Path] | None = None,
-    cpus: list[int] | None = None,
+    slot: Slot | None = None,
 ) -> list[str]:
-    """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``), on ``cpus``."""
+    """The command line that runs ``argv`` in a sandbox, within ``limits`` (set by util-linux's ``prlimit``), in ``slot``."""
     limits = limits or DEFAULT_LIMITS
-    pinned = ["taskset", "--cpu-list", ",".join(map(str, cpus))] if cpus else []
+    pinned = ["taskset", "--cpu-list", ",".join(map(str, slot.cpus))] if slot and slot.cpus else []
     prlimit = [
         "prlimit",
         f"--data={limits.memory_bytes}",
@@ -182,7 +213,8 @@ def command(
         bwrap += ["--setenv", key, value]
     if _as_root():
         # The kernel applies RLIMIT_NPROC to everyone but root: inside, the command runs as nobody.
-        bwrap += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        user = slot.uid if slot else NOBODY
+        bwrap += ["--", "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"]
     else:
         bwrap.append("--")
     return bwrap + list(argv)
@@ -247,8 +279,9 @@ def _outermost(paths: list[Path]) -> list[Path]:
     return kept
 
 
-def prepare_writable(folder: Path) -> None:
-    """Let the sandboxed command (nobody, when the grader is root) write to ``folder`` and nothing above it."""
+def prepare_writable(folder: Path, slot: Slot | None = None) -> None:
+    """Let the sandboxed command (under a root grader: its slot's user, or nobody) write to ``folder``, nothing above it."""
     if _as_root():
+        user = slot.uid if slot else NOBODY
         for path in [folder, *folder.rglob("*")]:
-            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+            os.chown(path, user, user, follow_symlinks=False)
