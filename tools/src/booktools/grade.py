@@ -84,8 +84,9 @@ __all__ = [
 GRADING_TRAINING_STEPS = 50
 _FEEDBACK_LENGTH = 600
 # The most a submission's file, and all the output its kernel sends back, may hold: far above any honest notebook
-# (the chapters' own run to well under 10 MB), far below what would strain the grader's memory.
-NOTEBOOK_BYTES = 64 << 20
+# (the book's executed chapters, figures and animations included, hold 2.4 MB at most), far below what would strain
+# the grader's memory (a parsed notebook takes ten times its file's size).
+NOTEBOOK_BYTES = 16 << 20
 OUTPUT_BYTES = 64 << 20
 
 
