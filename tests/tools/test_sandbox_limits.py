@@ -115,25 +115,48 @@ def test_a_quiet_sandbox_within_its_limits_is_left_alone(tmp_path):
     assert (tmp_path / "answer.txt").read_text() == "42"
 
 
-def test_a_folder_its_owner_cannot_list_is_made_listable_and_counted(tmp_path, monkeypatch):
+def test_a_folder_the_grader_cannot_list_stops_the_sandbox(tmp_path, monkeypatch):
     (tmp_path / "hidden").mkdir()
     (tmp_path / "hidden" / "data").write_bytes(b"x" * 100_000)
-    listed, refused = os.scandir, []
+    listed = os.scandir
 
-    def scandir(path):  # as an unprivileged grader meets a folder of mode 0o300
-        if Path(path).name == "hidden" and not refused:
-            refused.append(path)
+    def scandir(path):  # what an unprivileged grader meets once the sandbox made a folder mode 0o300
+        if Path(path).name == "hidden":
             raise PermissionError(13, "Permission denied")
         return listed(path)
 
     monkeypatch.setattr(watchdog.os, "scandir", scandir)
-    size, entries = watchdog.folder_usage(tmp_path)
-    assert refused and entries == 2 and size >= 100_000
+    assert watchdog.folder_usage(tmp_path)[1:] == (1, 1)
+    dog, stopped = watchdog.Watchdog(2**22 + 12345, tmp_path, SMALL), []
+    monkeypatch.setattr(dog, "stop_sandbox", lambda status, why: stopped.append((status, why)))
+    dog.check()
+    assert stopped == [
+        (
+            "disk limit",
+            "not graded: the notebook made a folder that the grader cannot list, so it could not measure the "
+            "notebook's files, and stopped it",
+        )
+    ]
 
 
-def test_a_process_that_has_ended_uses_no_memory():
+def test_a_process_that_has_ended_uses_no_memory_and_one_that_hides_its_memory_is_stopped(monkeypatch):
     assert watchdog.memory_bytes(os.getpid()) > 0
     assert watchdog.memory_bytes(2**22 + 12345) == 0
+    read = Path.read_text
+
+    def hidden(path, *args, **kwargs):  # what an unprivileged grader meets once a process made itself non-dumpable
+        if path.name == "smaps_rollup":
+            raise PermissionError(13, "Permission denied")
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(watchdog.Path, "read_text", hidden)
+    assert watchdog.memory_bytes(os.getpid()) is None
+    stopped = []
+    dog = watchdog.Watchdog(2**22 + 12345, None, SMALL)
+    monkeypatch.setattr(watchdog, "process_tree", lambda root: [os.getpid()])
+    monkeypatch.setattr(dog, "stop_sandbox", lambda status, why: stopped.append((status, why)))
+    dog.check()
+    assert stopped and stopped[0][0] == "memory limit" and "hid its memory" in stopped[0][1]
 
 
 def test_a_sandbox_that_uses_up_its_processes_leaves_the_next_slot_its_own(tmp_path):

@@ -11,7 +11,8 @@ while a submission runs, a thread of the grader's reads ``/proc`` every
   (``Pss`` in ``/proc/PID/smaps_rollup``, where a page that several
   processes share counts once in all), plus the pages of the in-memory files
   (``memfd``) the processes hold open without mapping them;
-* the size on disk of the sandbox's writable folder, and its number of entries.
+* the size on disk of the sandbox's writable folder, and its number of
+  entries (a folder the sandbox made unlistable stops it too).
 
 When one passes its limit it kills every one of those processes, and
 :attr:`Watchdog.stopped` says why, in words for the student's feedback. The
@@ -60,8 +61,11 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def memory_bytes(pid: int) -> int:
+def memory_bytes(pid: int) -> int | None:
     """The memory of process ``pid``: its proportional set size, and its open in-memory files (0 once it has ended).
+
+    None if the process hid its memory from this one (made itself non-dumpable, which makes ``/proc/PID``'s
+    files root's alone): nothing the chapters run does that.
 
     Examples
     --------
@@ -70,6 +74,8 @@ def memory_bytes(pid: int) -> int:
     """
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except PermissionError:
+        return None
     except OSError:
         return 0
     total = next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
@@ -87,32 +93,32 @@ def memory_bytes(pid: int) -> int:
     return total
 
 
-def folder_usage(folder: Path, most: int = MAX_ENTRIES) -> tuple[int, int]:
-    """The bytes that the files under ``folder`` take on disk, and the number of entries; counting stops past ``most``.
+def folder_usage(folder: Path, most: int = MAX_ENTRIES) -> tuple[int, int, int]:
+    """The bytes that the files under ``folder`` take on disk, its entries, and the folders that could not be listed.
 
-    A folder the sandbox made unreadable (mode 000) is made readable to its owner again, so that it is counted.
+    Counting stops past ``most`` entries. Links are not followed. A folder is
+    unlistable when the sandbox took its read permission away; the grader
+    changes nothing under ``folder`` (a folder swapped for a link meanwhile
+    would make it change what the link points to).
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     _ = (Path(folder) / "a").write_bytes(b"x" * 10_000)
-    ...     folder_usage(Path(folder))[1]
-    1
+    ...     folder_usage(Path(folder))[1:]
+    (1, 0)
     """
-    size = entries = 0
+    size = entries = unlistable = 0
     todo = [folder]
     while todo and entries <= most:
         current = todo.pop()
         try:
             listing = list(os.scandir(current))
         except PermissionError:
-            try:
-                os.chmod(current, 0o700)
-                listing = list(os.scandir(current))
-            except OSError:
-                continue
-        except OSError:
+            unlistable += 1
+            continue
+        except OSError:  # removed meanwhile
             continue
         for entry in listing:
             entries += 1
@@ -123,7 +129,7 @@ def folder_usage(folder: Path, most: int = MAX_ENTRIES) -> tuple[int, int]:
             size += info.st_blocks * 512
             if entry.is_dir(follow_symlinks=False):
                 todo.append(Path(entry.path))
-    return size, entries
+    return size, entries, unlistable
 
 
 class Watchdog:
@@ -163,7 +169,15 @@ class Watchdog:
     def check(self) -> None:
         """Look once, and stop the sandbox if it is past a limit."""
         gib = 1 << 30
-        memory = sum(memory_bytes(pid) for pid in process_tree(self.pid))
+        measured = [memory_bytes(pid) for pid in process_tree(self.pid)]
+        if None in measured:
+            self.stop_sandbox(
+                "memory limit",
+                "not graded: a process of the notebook hid its memory from the grader (it made itself non-dumpable), "
+                "so the grader stopped it",
+            )
+            return
+        memory = sum(measured)
         if memory > self.limits.memory_bytes:
             self.stop_sandbox(
                 "memory limit",
@@ -173,8 +187,14 @@ class Watchdog:
             return
         if self.folder is None:
             return
-        size, entries = folder_usage(self.folder)
-        if size > self.limits.disk_bytes or entries > MAX_ENTRIES:
+        size, entries, unlistable = folder_usage(self.folder)
+        if unlistable:
+            self.stop_sandbox(
+                "disk limit",
+                "not graded: the notebook made a folder that the grader cannot list, so it could not measure the "
+                "notebook's files, and stopped it",
+            )
+        elif size > self.limits.disk_bytes or entries > MAX_ENTRIES:
             self.stop_sandbox(
                 "disk limit",
                 f"not graded: the notebook wrote {size / gib:.1f} GiB in {entries:,} files or more, past the "
