@@ -87,7 +87,7 @@ _FEEDBACK_LENGTH = 600
 # (the book's executed chapters, figures and animations included, hold 2.4 MB at most), far below what would strain
 # the grader's memory (a parsed notebook takes ten times its file's size).
 NOTEBOOK_BYTES = 16 << 20
-OUTPUT_BYTES = 64 << 20
+OUTPUT_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ while a submission runs, a thread of the grader's reads ``/proc`` every
   parents, up to the sandbox's first process): the proportional set size
   (``Pss`` in ``/proc/PID/smaps_rollup``, where a page that several
   processes share counts once in all), plus the pages of the in-memory files
-  (``memfd``) the processes hold open without mapping them;
+  (``memfd``) the processes hold open without mapping them. The resident
+  set sizes come first: they are counters, read at once, and never less;
+  the proportional sizes, which take milliseconds a process, are added up
+  only when the resident ones pass the limit;
 * the size on disk of the sandbox's writable folder, and its number of
   entries (a folder the sandbox made unlistable stops it too).
 
@@ -61,28 +64,15 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def memory_bytes(pid: int) -> int | None:
-    """The memory of process ``pid``: its proportional set size, and its open in-memory files (0 once it has ended).
-
-    None if the process hid its memory from this one (made itself non-dumpable, which makes ``/proc/PID``'s
-    files root's alone): nothing the chapters run does that.
-
-    Examples
-    --------
-    >>> memory_bytes(os.getpid()) > 0
-    True
-    """
-    try:
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except PermissionError:
-        return None
-    except OSError:
-        return 0
-    total = next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+def _in_memory_files(pid: int) -> int | None:
+    """Bytes of the in-memory files (``memfd``) that process ``pid`` holds open; None if it hid its descriptors."""
     try:
         descriptors = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return total
+    except PermissionError:
+        return None
+    except OSError:  # ended meanwhile
+        return 0
+    total = 0
     for descriptor in descriptors:
         path = f"/proc/{pid}/fd/{descriptor}"
         try:
@@ -91,6 +81,35 @@ def memory_bytes(pid: int) -> int | None:
         except OSError:
             continue
     return total
+
+
+def memory_bytes(pid: int, exact: bool = True) -> int | None:
+    """The memory of process ``pid``, with its open in-memory files; 0 once it has ended.
+
+    ``exact``: the proportional set size (``Pss``, where a page shared by
+    several processes counts once in all, which takes the kernel milliseconds
+    to add up); otherwise the resident set size (``VmRSS``, a counter, read at
+    once), which counts a shared page in each process and so is never less.
+    None if the process hid its memory from this one (made itself
+    non-dumpable, which makes ``/proc/PID``'s files root's alone): nothing
+    the chapters run does that.
+
+    Examples
+    --------
+    >>> 0 < memory_bytes(os.getpid()) <= memory_bytes(os.getpid(), exact=False)
+    True
+    """
+    name, key = ("smaps_rollup", "Pss:") if exact else ("status", "VmRSS:")
+    try:
+        text = Path(f"/proc/{pid}/{name}").read_text()
+    except PermissionError:
+        return None
+    except OSError:
+        return 0
+    files = _in_memory_files(pid)
+    if files is None:
+        return None
+    return next((int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith(key)), 0) + files
 
 
 def folder_usage(folder: Path, most: int = MAX_ENTRIES) -> tuple[int, int, int]:
@@ -141,7 +160,7 @@ class Watchdog:
     while it has stopped nothing.
     """
 
-    def __init__(self, pid: int, folder: Path | None, limits: Limits, interval: float = 0.25) -> None:
+    def __init__(self, pid: int, folder: Path | None, limits: Limits, interval: float = 0.5) -> None:
         self.pid, self.folder, self.limits, self.interval = pid, folder, limits, interval
         self.status: str | None = None
         self.stopped: str | None = None
@@ -169,7 +188,10 @@ class Watchdog:
     def check(self) -> None:
         """Look once, and stop the sandbox if it is past a limit."""
         gib = 1 << 30
-        measured = [memory_bytes(pid) for pid in process_tree(self.pid)]
+        tree = process_tree(self.pid)
+        measured = [memory_bytes(pid, exact=False) for pid in tree]
+        if None not in measured and sum(measured) > self.limits.memory_bytes:  # resident sets overcount: count exactly
+            measured = [memory_bytes(pid) for pid in tree]
         if None in measured:
             self.stop_sandbox(
                 "memory limit",
