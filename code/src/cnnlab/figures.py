@@ -9,7 +9,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay
 
 from .arguments import whole_number
 
@@ -86,6 +85,8 @@ def confusion_figure(matrix: np.ndarray) -> Figure:
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix has shape {matrix.shape}: a confusion matrix is square (classes x classes).")
     fig, ax = plt.subplots(figsize=(6.5, 6))
+    from sklearn.metrics import ConfusionMatrixDisplay  # here, not at the top: importing scikit-learn takes a second
+
     ConfusionMatrixDisplay(matrix, display_labels=np.arange(len(matrix))).plot(ax=ax, cmap="Blues", colorbar=False)
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")

@@ -7,7 +7,6 @@ compute with ``sklearn.metrics`` in Exercise 2.3.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
 from .arguments import whole_number
 
@@ -63,6 +62,8 @@ def confusion(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
                 f"{name} holds labels outside 0-{num_classes - 1}: {outside[:5]}. Pass class numbers 0 to "
                 f"{num_classes - 1}, or set num_classes to the number of classes."
             )
+    from sklearn.metrics import confusion_matrix  # here, not at the top: importing scikit-learn takes a second
+
     return confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
 
 

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from scipy.stats import rankdata
 
 from .arguments import whole_number
 
@@ -357,6 +356,8 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     a, b = (value.detach().flatten(1).double().cpu().numpy() for value in (maps, others))
     if absolute:
         a, b = np.abs(a), np.abs(b)
+    from scipy.stats import rankdata  # here, not at the top: importing scipy.stats takes half a second
+
     ranks_a, ranks_b = (rankdata(values, axis=1) for values in (a, b))
     ranks_a -= ranks_a.mean(axis=1, keepdims=True)
     ranks_b -= ranks_b.mean(axis=1, keepdims=True)

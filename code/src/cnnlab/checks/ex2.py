@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from .common import (
     HiddenTest,
@@ -479,19 +478,26 @@ def check_predict(predict: Callable) -> Passed:
 _Y_TRUE = np.array([0] * 6 + [1] * 3 + [2] * 1)
 _Y_PRED = np.array([0, 0, 0, 0, 1, 2, 1, 1, 0, 2])
 _AVERAGES = ("macro", "weighted", "micro")
-_SCORERS = {"f1": f1_score, "precision": precision_score, "recall": recall_score}
+_SCORERS = ("f1", "precision", "recall")
+
+
+def _score(name: str, y_true: np.ndarray, y_pred: np.ndarray, **options) -> float:
+    """scikit-learn's ``{name}_score``, imported when a check first needs it: importing scikit-learn takes a second."""
+    from sklearn import metrics
+
+    return float(getattr(metrics, f"{name}_score")(y_true, y_pred, **options))
 
 
 def _score_problem(name: str, value: float) -> str | None:
-    expected = float(_SCORERS[name](_Y_TRUE, _Y_PRED, average="macro"))
+    expected = _score(name, _Y_TRUE, _Y_PRED, average="macro")
     if np.isclose(value, expected):
         return None
-    averages = [average for average in _AVERAGES[1:] if np.isclose(value, _SCORERS[name](_Y_TRUE, _Y_PRED, average=average))]
+    averages = [average for average in _AVERAGES[1:] if np.isclose(value, _score(name, _Y_TRUE, _Y_PRED, average=average))]
     if averages:
         which = " (and ".join(averages) + ")" * (len(averages) - 1)
-        note = ", equal to the accuracy" if np.isclose(value, accuracy_score(_Y_TRUE, _Y_PRED)) else ""
+        note = ", equal to the accuracy" if np.isclose(value, _score("accuracy", _Y_TRUE, _Y_PRED)) else ""
         return f"{name} is the {which} average{note}: pass average='macro', the plain mean over the classes."
-    if np.isclose(value, _SCORERS[name](_Y_PRED, _Y_TRUE, average="macro")):
+    if np.isclose(value, _score(name, _Y_PRED, _Y_TRUE, average="macro")):
         return f"{name} is computed with its arguments swapped: the true labels come first, {name}_score(y_true, y_pred, ...)."
     shown, wanted = two_numbers(value, expected)
     return f"{name}={shown} but the macro average is {wanted}: use {name}_score(y_true, y_pred, average='macro')."
@@ -499,8 +505,8 @@ def _score_problem(name: str, value: float) -> str | None:
 
 def _order_problem(numbers: dict[str, float]) -> str | None:
     """The values are right but returned in another order: say which is where."""
-    expected = {name: float(scorer(_Y_TRUE, _Y_PRED, average="macro")) for name, scorer in _SCORERS.items()}
-    expected["accuracy"] = float(accuracy_score(_Y_TRUE, _Y_PRED))
+    expected = {name: _score(name, _Y_TRUE, _Y_PRED, average="macro") for name in _SCORERS}
+    expected["accuracy"] = _score("accuracy", _Y_TRUE, _Y_PRED)
     misplaced = [
         f"{found} in place of {name}"
         for name, value in numbers.items()
@@ -532,7 +538,7 @@ def check_scores(scores: Callable) -> Passed:
     order = _order_problem(numbers)
     if order:
         fail(task, order)
-    accuracy = float(accuracy_score(_Y_TRUE, _Y_PRED))
+    accuracy = _score("accuracy", _Y_TRUE, _Y_PRED)
     if not np.isclose(numbers["accuracy"], accuracy):
         shown, wanted = two_numbers(numbers["accuracy"], accuracy)
         fail(task, f"accuracy={shown} but the fraction of correct predictions is {wanted}: use accuracy_score(y_true, y_pred).")
