@@ -199,7 +199,7 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 22 hostile or honest Exercise 1 notebooks, each in its own sandbox")
+@pytest.mark.slow("grades 21 hostile or honest Exercise 1 notebooks, each in its own sandbox")
 def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
@@ -208,12 +208,11 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         for placeholder, value in fill.items():
             code = code.replace(placeholder, value)
         nbformat.write(with_cell_after_imports(blank(), code), folder / f"{name}.ipynb")
-    nbformat.write(solved(), folder / "solved.ipynb")
-    # Honest work saved with another kernelspec runs in the grading kernel all the same. (Odd file names, two
+    # Honest work, saved with another kernelspec, runs in the grading kernel all the same. (Odd file names, two
     # spellings of one name and the CSVs' safety are tested without a kernel, in tests/tools/test_grade_command.py.)
     conda = solved()
     conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
-    nbformat.write(conda, folder / "saved-in-conda.ipynb")
+    nbformat.write(conda, folder / "solved.ipynb")
     # Can the memory limit (3 GiB of data per process) be passed? If so, the notebook loses every point.
     hog = with_cell_after_imports(
         solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
@@ -262,7 +261,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     assert "<script" not in report and "<img src=x" not in report
     for name in ATTACKS:
         assert summary[f"{name}.ipynb"]["points"] == "0", f"{name}: {summary[f'{name}.ipynb']}"
-    for name in ("solved.ipynb", "saved-in-conda.ipynb", "memory-hog.ipynb"):
+    for name in ("solved.ipynb", "memory-hog.ipynb"):
         assert summary[name]["points"] == "8" and summary[name]["max_points"] == "8", f"{name}: {summary[name]}"
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
