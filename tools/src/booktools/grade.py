@@ -244,7 +244,7 @@ def _error(cell) -> str | None:
 
 
 class _Sandbox:
-    """One submission's sandbox: a private writable folder, the read-only support folder, and its processors."""
+    """One submission's sandbox: a private writable folder, the read-only support folder, and its slot (processors, user)."""
 
     def __init__(self, work: Path, data_root: Path, package: Path, slot: sandbox.Slot | None = None):
         self.work, self.box, self.support = work, work / "box", work / "support"

@@ -16,8 +16,8 @@ of its answers, through :func:`command`. What the sandbox allows:
 
 It runs in new PID, IPC, UTS and network namespaces, so that killing the
 sandbox kills everything started inside it (``--die-with-parent``), in a new
-session (no terminal to type into). Limits, set with ``setrlimit`` before the
-sandbox starts, and inherited by everything inside: address space is not
+session (no terminal to type into). Limits, set with ``setrlimit`` before
+the sandbox starts, and inherited by everything inside: address space is not
 limited (PyTorch reserves far more than it uses), but the *data* each
 process may allocate is (``RLIMIT_DATA``, which counts heap and anonymous
 mappings), so is the size of any file it writes (``RLIMIT_FSIZE``), and so
@@ -28,18 +28,19 @@ unprivileged grader gets a user namespace, in which the kernel counts the
 sandbox's processes apart from the grader's. The kernel counts a user's
 processes, not a sandbox's: sandboxes that run at once each take their own
 :class:`Slot`, and under a root grader each slot is a user of its own, so
-that one cannot use up the processes of the one beside it. System V shared memory, which
-outlives the process that made it and counts against no limit, cannot be
-created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX shared
-memory in ``/dev/shm`` works). A slot's sandbox also runs on the slot's
-processors alone (util-linux's ``taskset``), and the same filter refuses
-``sched_setaffinity``, so that a submission that keeps every thread busy
-slows only itself, not the one graded beside it. What no ``setrlimit`` bounds, the memory of
-all the sandbox's processes together and the size of its writable folder,
-:class:`booktools.watchdog.Watchdog` watches from outside.
+that one cannot use up the processes of the one beside it. System V shared
+memory, which outlives the process that made it and counts against no limit,
+cannot be created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX
+shared memory in ``/dev/shm`` works). A slot's sandbox also runs on the
+slot's processors alone (util-linux's ``taskset``), and the same filter
+refuses ``sched_setaffinity``, so that a submission that keeps every thread
+busy slows only itself, not the one graded beside it. What no ``setrlimit``
+bounds, the memory of all the sandbox's processes together and the size of
+its writable folder, :class:`booktools.watchdog.Watchdog` watches from
+outside.
 
-These need nothing but Debian's ``bubblewrap`` and the ``setpriv`` of
-util-linux: no daemon and no root.
+These need nothing but Debian's ``bubblewrap`` and util-linux's
+``prlimit``, ``setpriv`` and ``taskset``: no daemon and no root.
 """
 
 from __future__ import annotations
