@@ -174,3 +174,27 @@ def test_a_process_that_has_ended_uses_no_memory_and_one_that_hides_its_memory_i
     monkeypatch.setattr(dog, "stop_sandbox", lambda status, why: stopped.append((status, why)))
     dog.check()
     assert stopped and stopped[0][0] == "memory limit" and "hid its memory" in stopped[0][1]
+
+
+def test_a_sandbox_that_uses_up_its_processes_leaves_the_next_slot_its_own(tmp_path):
+    # The kernel counts processes per user: two slots' sandboxes must not be one user (under a root grader), or one
+    # notebook's fork loop would leave the kernel graded beside it unable to start a thread. Nor may two grading
+    # processes' slots: the grading tests run beside this one.
+    few = sandbox.Limits(memory_bytes=256 * MIB, processes=12, disk_bytes=8 * MIB)
+    hog = (
+        "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(60)\n            os._exit(0)\nexcept OSError:\n    print('full', flush=True)\ntime.sleep(60)"
+    )
+    neighbour = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint('forked 4')"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = sandbox.slots(2)
+    command = sandbox.command([sys.executable, "-c", hog], tmp_path / "a", [], {}, limits=few, slot=first)
+    sandbox.prepare_writable(tmp_path / "a", first)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as hogging:
+        try:
+            assert hogging.stdout.readline().strip() == "full"
+            result = subprocess.run(sandboxed(neighbour, tmp_path / "b", few, second), capture_output=True, text=True, timeout=60)
+        finally:
+            hogging.kill()
+    assert result.stdout.strip() == "forked 4", result.stderr[-500:]
+    assert first.uid != second.uid and sandbox.Slot(0, grader=12345).uid != sandbox.Slot(0, grader=12346).uid

@@ -28,7 +28,8 @@ unprivileged grader gets a user namespace, in which the kernel counts the
 sandbox's processes apart from the grader's. The kernel counts a user's
 processes, not a sandbox's: sandboxes that run at once each take their own
 :class:`Slot`, and under a root grader each slot is a user of its own, so
-that one cannot use up the processes of the one beside it. System V shared
+that one cannot use up the processes of the one beside it (nor those of
+another grading command's). System V shared
 memory, which outlives the process that made it and counts against no limit,
 cannot be created (a seccomp filter answers ``shmget`` with ``EPERM``; POSIX
 shared memory in ``/dev/shm`` works). A slot's sandbox also runs on the
@@ -61,8 +62,10 @@ from pathlib import Path
 __all__ = ["DEFAULT_LIMITS", "FIRST_SLOT_UID", "NOBODY", "Limits", "Slot", "available", "command", "python_paths", "slots"]
 
 NOBODY = 65534
-# Under a root grader, slot i runs as this user plus i: far above the users and the container ranges of real systems.
+# Under a root grader, the slots' users start here, far above the users and container ranges of real systems; each
+# grading process has 256 of its own (by its process id, below 2**22), so that two graders at once share none.
 FIRST_SLOT_UID = 2_000_000_000
+_SLOTS_PER_GRADER = 256
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/sys/devices/system/cpu")
 
 
@@ -90,10 +93,11 @@ class Slot:
 
     index: int
     cpus: tuple[int, ...] = ()
+    grader: int = 0  # the grading process's id, which makes its slots' users its own
 
     @property
     def uid(self) -> int:
-        return FIRST_SLOT_UID + self.index
+        return FIRST_SLOT_UID + self.grader % (1 << 22) * _SLOTS_PER_GRADER + self.index % _SLOTS_PER_GRADER
 
 
 def slots(jobs: int, available: set[int] | None = None) -> list[Slot | None]:
@@ -107,7 +111,7 @@ def slots(jobs: int, available: set[int] | None = None) -> list[Slot | None]:
     if jobs <= 1:
         return [None]
     cpus = sorted(os.sched_getaffinity(0) if available is None else available)
-    return [Slot(job, tuple(cpus[job::jobs] or [cpus[job % len(cpus)]])) for job in range(jobs)]
+    return [Slot(job, tuple(cpus[job::jobs] or [cpus[job % len(cpus)]]), os.getpid()) for job in range(jobs)]
 
 
 def _as_root() -> bool:
