@@ -188,9 +188,7 @@ def test_a_sandbox_that_uses_up_its_processes_leaves_the_next_slot_its_own(tmp_p
     neighbour = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint('forked 4')"
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     first, second = sandbox.slots(2)
-    command = sandbox.command([sys.executable, "-c", hog], tmp_path / "a", [], {}, limits=few, slot=first)
-    sandbox.prepare_writable(tmp_path / "a", first)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as hogging:
+    with subprocess.Popen(sandboxed(hog, tmp_path / "a", few, first), stdout=subprocess.PIPE, text=True) as hogging:
         try:
             assert hogging.stdout.readline().strip() == "full"
             result = subprocess.run(sandboxed(neighbour, tmp_path / "b", few, second), capture_output=True, text=True, timeout=60)

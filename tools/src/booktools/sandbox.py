@@ -46,7 +46,9 @@ These need nothing but Debian's ``bubblewrap`` and util-linux's
 
 from __future__ import annotations
 
+import atexit
 import errno
+import functools
 import os
 import platform
 import shutil
@@ -116,6 +118,11 @@ def slots(jobs: int, available: set[int] | None = None) -> list[Slot | None]:
 
 def _as_root() -> bool:
     return os.geteuid() == 0
+
+
+def _user(slot: Slot | None) -> int:
+    """Whom a root grader runs the sandbox as: the slot's own user, or nobody."""
+    return slot.uid if slot else NOBODY
 
 
 def available() -> str | None:
@@ -218,8 +225,7 @@ def command(
         bwrap += ["--setenv", key, value]
     if _as_root():
         # The kernel applies RLIMIT_NPROC to everyone but root: inside, the command runs as nobody.
-        user = slot.uid if slot else NOBODY
-        bwrap += ["--", "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"]
+        bwrap += ["--", "setpriv", f"--reuid={_user(slot)}", f"--regid={_user(slot)}", "--clear-groups", "--"]
     else:
         bwrap.append("--")
     return bwrap + list(argv)
@@ -228,7 +234,6 @@ def command(
 # The calls the sandbox may not make, by processor: seccomp's code of the architecture, then the numbers of
 # shmget (System V shared memory) and sched_setaffinity (leaving the processors the grader gave it).
 _REFUSED_CALLS = {"x86_64": (0xC000003E, (29, 203)), "aarch64": (0xC00000B7, (194, 122))}
-_FILTERS: dict[str, Path] = {}
 
 
 def _seccomp_program(machine: str) -> bytes | None:
@@ -261,17 +266,17 @@ def _seccomp_program(machine: str) -> bytes | None:
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
+@functools.cache
 def _seccomp_filter() -> Path | None:
-    """The file of this machine's seccomp program (written once per process, in a private folder), or None if it has none."""
-    machine = platform.machine()
-    program = _seccomp_program(machine)
+    """The file of this machine's seccomp program, written once per process in a private folder removed at exit."""
+    program = _seccomp_program(platform.machine())
     if program is None:
         return None
-    if machine not in _FILTERS:
-        path = Path(tempfile.mkdtemp(prefix="booktools-seccomp-")) / "filter.bpf"
-        path.write_bytes(program)
-        _FILTERS[machine] = path
-    return _FILTERS[machine]
+    folder = tempfile.mkdtemp(prefix="booktools-seccomp-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "filter.bpf"
+    path.write_bytes(program)
+    return path
 
 
 def _outermost(paths: list[Path]) -> list[Path]:
@@ -287,6 +292,5 @@ def _outermost(paths: list[Path]) -> list[Path]:
 def prepare_writable(folder: Path, slot: Slot | None = None) -> None:
     """Let the sandboxed command (under a root grader: its slot's user, or nobody) write to ``folder``, nothing above it."""
     if _as_root():
-        user = slot.uid if slot else NOBODY
         for path in [folder, *folder.rglob("*")]:
-            os.chown(path, user, user, follow_symlinks=False)
+            os.chown(path, _user(slot), _user(slot), follow_symlinks=False)
