@@ -1,5 +1,8 @@
 """Serve the built book on localhost and drive Debian's Chromium with Playwright."""
 
+from __future__ import annotations
+
+import copy
 import functools
 import http.server
 import os
@@ -75,21 +78,57 @@ class PageProblems:
 
         page.route("**/*", route)
 
+    def seen(self) -> PageProblems:
+        """A copy of what has been seen so far, which later events leave as it is."""
+        snapshot = copy.copy(self)
+        snapshot.console_errors, snapshot.failed, snapshot.foreign = map(list, (self.console_errors, self.failed, self.foreign))
+        return snapshot
+
+
+def _open(browser, site, path, context_options):
+    """A page of the site in a fresh context, loaded and quiet; the context, the page and its problems."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    problems = PageProblems(page, site)
+    page.goto(site + path, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return context, page, problems
+
 
 @pytest.fixture
 def open_page(browser, site):
-    """Open a page of the site in a fresh context; return (page, problems)."""
+    """Open a page of the site in a fresh context; return (page, problems). For a test that clicks or changes it."""
     contexts = []
 
     def open_(path, **context_options):
-        context = browser.new_context(**context_options)
+        context, page, problems = _open(browser, site, path, context_options)
         contexts.append(context)
-        page = context.new_page()
-        problems = PageProblems(page, site)
-        page.goto(site + path, wait_until="load")
-        page.wait_for_load_state("networkidle")
         return page, problems
 
     yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def read_page(browser, site):
+    """Open each page of the site once per worker, for the tests that only read it; return (page, problems).
+
+    Loading a page is most of what a browser test costs, and most tests only
+    read what loaded. The problems are those seen while the page loaded, so a
+    test's verdict does not depend on which tests read the page before it. A
+    test that clicks, scrolls or emulates anything opens its own with
+    ``open_page``.
+    """
+    contexts, pages = [], {}
+
+    def read(path):
+        if path not in pages:
+            context, page, problems = _open(browser, site, path, {})
+            contexts.append(context)
+            pages[path] = (page, problems.seen())
+        return pages[path]
+
+    yield read
     for context in contexts:
         context.close()

@@ -25,8 +25,8 @@ def wait_for_mathjax(page):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_cleanly(open_page, screenshots, path):
-    page, problems = open_page(path)
+def test_page_loads_cleanly(read_page, screenshots, path):
+    page, problems = read_page(path)
     assert problems.foreign == [], "the page asked another host for something"
     assert problems.failed == []
     assert problems.console_errors == []
@@ -39,14 +39,14 @@ def test_page_loads_cleanly(open_page, screenshots, path):
     page.screenshot(path=screenshots / f"{slug(path)}-light.png", full_page=True)
 
 
-def test_theory_and_practice_pages_have_figures(open_page):
-    page, _ = open_page("book/convolution.html")
+def test_theory_and_practice_pages_have_figures(read_page):
+    page, _ = read_page("book/convolution.html")
     assert page.locator("figure img").count() >= 2
 
 
 @pytest.mark.parametrize("path", MATH_PAGES)
-def test_maths_is_typeset(open_page, path):
-    page, _ = open_page(path)
+def test_maths_is_typeset(read_page, path):
+    page, _ = read_page(path)
     wait_for_mathjax(page)
     assert page.locator("mjx-container").count() > 0
     text = page.locator("article").inner_text()
@@ -73,8 +73,8 @@ def test_solutions_are_hidden_until_clicked(open_page, path):
 
 
 @pytest.mark.parametrize("path", [p for p in PAGES if p != "book/index.html"])
-def test_launch_download_and_repository_buttons(open_page, path):
-    page, _ = open_page(path)
+def test_launch_download_and_repository_buttons(read_page, path):
+    page, _ = read_page(path)
     name = path.removesuffix(".html")
     colab = page.locator(".dropdown-launch-buttons a[href*='colab.research.google.com']")
     binder = page.locator(".dropdown-launch-buttons a[href*='mybinder.org']")
@@ -155,10 +155,10 @@ def test_search_finds_padding(open_page):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_no_serious_accessibility_violations(open_page, path):
+def test_no_serious_accessibility_violations(read_page, path):
     from axe_playwright_python.sync_playwright import Axe
 
-    page, _ = open_page(path)
+    page, _ = read_page(path)
     results = Axe().run(page)
     serious = [
         f"{violation['id']} ({violation['impact']}): {violation['help']} -> "
