@@ -19,6 +19,8 @@ solutions in its blanks, in that environment:
 
 Running the chapter once for both checks halves what the notebooks cost: the
 student notebook's code cells are the chapter's, with the setup cell first.
+One nbval process runs every chapter, and its report names the chapters that
+failed.
 """
 
 from __future__ import annotations
@@ -148,19 +150,42 @@ def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNod
     return notebook
 
 
-def run_nbval(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Run ``notebook`` under nbval in the Colab-like kernel; its folder is the kernel's, as book/ is for the build."""
-    nbformat.write(notebook, path)
+def run_nbval(notebooks: list[Path], report: Path) -> dict[str, str]:
+    """Run the notebooks under nbval in the Colab-like kernel, in one pytest process; each notebook's failures, by name.
+
+    Each notebook's folder is its kernel's, as book/ is for the build. One
+    process for every notebook: a pytest process per notebook would start
+    pytest and its plugins eleven times over.
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    for path in notebooks:
+        assert path.suffix == ".ipynb", path
     process = subprocess.run(
         [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL]
-        + ["--nbval-cell-timeout", str(CELL_TIMEOUT), "-p", "no:cacheprovider", "-q", str(path)],
-        cwd=path.parent,
+        + ["--nbval-cell-timeout", str(CELL_TIMEOUT), "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
+        + [str(path) for path in notebooks],
+        cwd=notebooks[0].parent,
         env={**os.environ},
         capture_output=True,
         text=True,
     )
-    assert process.returncode == 0, process.stdout[-6000:]
-    assert " passed" in process.stdout
+    assert report.is_file(), (
+        f"nbval wrote no report (exit {process.returncode}):\n{process.stdout[-6000:]}{process.stderr[-3000:]}"
+    )
+    failures: dict[str, str] = {}
+    ran: set[str] = set()
+    for case in ElementTree.parse(report).iter("testcase"):
+        name = Path(case.get("file") or case.get("classname", "")).stem
+        ran.add(name)
+        for problem in [*case.iter("failure"), *case.iter("error")]:
+            failures[name] = (
+                failures.get(name, "") + f"{case.get('name')}: {(problem.text or problem.get('message', ''))[-3000:]}\n"
+            )
+    missing = {path.stem for path in notebooks} - ran
+    assert not missing, f"nbval ran no cell of {sorted(missing)}:\n{process.stdout[-6000:]}"
+    assert failures or process.returncode == 0, process.stdout[-6000:] + process.stderr[-3000:]
+    return failures
 
 
 def text_of(cell) -> str:
@@ -181,11 +206,8 @@ def test_the_environment_is_colab_like(colab):
     assert not (colab.site_packages / "cnnlab").exists(), "cnnlab is installed before the setup cell ran"
 
 
-@pytest.mark.slow("executes the whole chapter, training included, in the Colab-like environment")
-@pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
-def test_colab_contract_and_nbval(colab_kernel, built_book, name, tmp_path, monkeypatch):
-    assert built_book.returncode == 0, "the book build failed; see tests/book/test_build.py"
-    book = Book.from_config(ROOT)
+def nbval_notebook_of(name: str, built_book, book: Book, site_packages: Path) -> nbformat.NotebookNode:
+    """The chapter's solved student notebook with the build's outputs, after checking the committed one is current."""
     committed = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
     solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True)
     assert solved.cells[0].source == committed.cells[0].source
@@ -196,16 +218,32 @@ def test_colab_contract_and_nbval(colab_kernel, built_book, name, tmp_path, monk
     checks = [cell for cell in executed.cells if cell.cell_type == "code" and "checks.check_" in cell.source]
     for cell in checks:
         assert text_of(cell).count("✓ Task ") == cell.source.count("checks.check_"), (
-            f"the build's self-check failed:\n{cell.source}"
+            f"{name}: the build's self-check failed:\n{cell.source}"
         )
+    return nbval_notebook(solved, executed, site_packages)
+
+
+@pytest.mark.slow("executes every chapter, training included, in the Colab-like environment, one after the other")
+def test_colab_contract_and_nbval(colab_kernel, built_book, tmp_path, monkeypatch):
+    """Every chapter with code, solved, under nbval in the Colab-like kernel: its setup cell installs cnnlab, every
+    cell runs, and every tagged cell and self-check prints what it printed in the build."""
+    assert built_book.returncode == 0, "the book build failed; see tests/book/test_build.py"
+    book = Book.from_config(ROOT)
+    paths = []
+    for name in STUDENT_NOTEBOOKS:
+        paths.append(tmp_path / f"{name}.ipynb")
+        nbformat.write(nbval_notebook_of(name, built_book, book, colab_kernel.site_packages), paths[-1])
 
     # nbval compares the tagged cells and the self-checks, which do not depend on how long the network trained.
     monkeypatch.setenv("CNNLAB_TRAINING_STEPS", str(SHORT_TRAINING))
     before = colab_kernel.packages()
-    run_nbval(nbval_notebook(solved, executed, colab_kernel.site_packages), tmp_path / f"{name}.ipynb")
+    failures = run_nbval(paths, tmp_path / "nbval.xml")
     after = colab_kernel.packages()
+    assert failures == {}, "these chapters fail in the Colab-like environment:\n" + "\n".join(
+        f"--- {name}\n{text}" for name, text in failures.items()
+    )
     changed = {package: (version, after.get(package)) for package, version in before.items() if after.get(package) != version}
-    assert changed == {}, f"the setup cell changed packages Colab already has: {changed}"
+    assert changed == {}, f"the setup cells changed packages Colab already has: {changed}"
 
 
 RELEASE_TAG = "term-2027-spring"
@@ -237,7 +275,8 @@ def test_a_term_release_notebook_installs_cnnlab_from_its_tag(built_book, tmp_pa
     monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://localhost{repository}.insteadOf")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", book.repository_url)
     executed = nbformat.read(built_book.executed / "book" / "ex1-conv-pool.ipynb", as_version=4)
-    run_nbval(nbval_notebook(solved, executed, colab.site_packages), tmp_path / "ex1-conv-pool.ipynb")
+    nbformat.write(nbval_notebook(solved, executed, colab.site_packages), tmp_path / "ex1-conv-pool.ipynb")
+    assert run_nbval([tmp_path / "ex1-conv-pool.ipynb"], tmp_path / "nbval.xml") == {}
 
     (record,) = colab.site_packages.glob("cnnlab-*.dist-info/direct_url.json")
     origin = json.loads(record.read_text())
