@@ -19,8 +19,8 @@ solutions in its blanks, in that environment:
 
 Running the chapter once for both checks halves what the notebooks cost: the
 student notebook's code cells are the chapter's, with the setup cell first.
-One nbval process runs every chapter, and its report names the chapters that
-failed.
+One nbval process runs every chapter the session selected (``-k ex2`` runs
+one), and each chapter's test reads its result from that run's report.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ class Colab:
     site_packages: Path
     package_url: str
     jupyter_path: Path
+
+    def environment(self) -> dict[str, str]:
+        """The variables under which a kernel named ``KERNEL`` is this environment's, and its setup cell installs
+        cnnlab from this checkout."""
+        return {
+            "JUPYTER_PATH": str(self.jupyter_path),
+            "CNNLAB_PACKAGE_URL": self.package_url,
+            "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample"),
+        }
 
     def packages(self) -> dict[str, str]:
         """Every distribution the environment's Python sees, with its version."""
@@ -117,9 +126,8 @@ def colab(tmp_path_factory) -> Colab:
 
 @pytest.fixture
 def colab_kernel(colab, monkeypatch):
-    monkeypatch.setenv("JUPYTER_PATH", str(colab.jupyter_path))
-    monkeypatch.setenv("CNNLAB_PACKAGE_URL", colab.package_url)
-    monkeypatch.setenv("CNNLAB_MNIST", os.environ.get("CNNLAB_MNIST", "sample"))
+    for variable, value in colab.environment().items():
+        monkeypatch.setenv(variable, value)
     return colab
 
 
@@ -150,7 +158,7 @@ def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNod
     return notebook
 
 
-def run_nbval(notebooks: list[Path], report: Path) -> dict[str, str]:
+def run_nbval(notebooks: list[Path], report: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """Run the notebooks under nbval in the Colab-like kernel, in one pytest process; each notebook's failures, by name.
 
     Each notebook's folder is its kernel's, as book/ is for the build. One
@@ -159,14 +167,12 @@ def run_nbval(notebooks: list[Path], report: Path) -> dict[str, str]:
     """
     import xml.etree.ElementTree as ElementTree
 
-    for path in notebooks:
-        assert path.suffix == ".ipynb", path
     process = subprocess.run(
         [str(sys.executable), "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", KERNEL]
         + ["--nbval-cell-timeout", str(CELL_TIMEOUT), "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
         + [str(path) for path in notebooks],
         cwd=notebooks[0].parent,
-        env={**os.environ},
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
     )
@@ -176,12 +182,13 @@ def run_nbval(notebooks: list[Path], report: Path) -> dict[str, str]:
     failures: dict[str, str] = {}
     ran: set[str] = set()
     for case in ElementTree.parse(report).iter("testcase"):
-        name = Path(case.get("file") or case.get("classname", "")).stem
+        name = Path(case.get("classname", "")).stem  # the notebook's file name
         ran.add(name)
         for problem in [*case.iter("failure"), *case.iter("error")]:
-            failures[name] = (
-                failures.get(name, "") + f"{case.get('name')}: {(problem.text or problem.get('message', ''))[-3000:]}\n"
-            )
+            text = re.sub(
+                r"#x1B\[[\d;]*m", "", problem.text or problem.get("message", "")
+            )  # nbval's colours, as junit keeps them
+            failures[name] = failures.get(name, "") + f"{case.get('name')}: {text[-3000:]}\n"
     missing = {path.stem for path in notebooks} - ran
     assert not missing, f"nbval ran no cell of {sorted(missing)}:\n{process.stdout[-6000:]}"
     assert failures or process.returncode == 0, process.stdout[-6000:] + process.stderr[-3000:]
@@ -198,7 +205,8 @@ def strip(source: str) -> str:
     return "\n".join(lines).replace("  # ✎", "").strip()
 
 
-def test_the_environment_is_colab_like(colab):
+def test_the_environment_is_colab_like(tmp_path):
+    colab = make_colab(tmp_path, package_url="")  # its own: the other tests' setup cells install cnnlab in theirs
     probe = subprocess.run(
         [str(colab.python), "-c", "import sys, torch; print('google.colab' in sys.modules)"], capture_output=True, text=True
     )
@@ -206,44 +214,76 @@ def test_the_environment_is_colab_like(colab):
     assert not (colab.site_packages / "cnnlab").exists(), "cnnlab is installed before the setup cell ran"
 
 
-def nbval_notebook_of(name: str, built_book, book: Book, site_packages: Path) -> nbformat.NotebookNode:
-    """The chapter's solved student notebook with the build's outputs, after checking the committed one is current."""
-    committed = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
-    solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True)
-    assert solved.cells[0].source == committed.cells[0].source
-    assert [cell.source for cell in solved.cells if "# ✎" not in cell.source] == [
-        cell.source for cell in committed.cells if "# ✎" not in cell.source
-    ], f"{name}.ipynb is stale: run python -m booktools.notebooks"
-    executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
+def build_self_checks_passed(name: str, executed: nbformat.NotebookNode) -> None:
     checks = [cell for cell in executed.cells if cell.cell_type == "code" and "checks.check_" in cell.source]
     for cell in checks:
         assert text_of(cell).count("✓ Task ") == cell.source.count("checks.check_"), (
             f"{name}: the build's self-check failed:\n{cell.source}"
         )
-    return nbval_notebook(solved, executed, site_packages)
 
 
-@pytest.mark.slow("executes every chapter, training included, in the Colab-like environment, one after the other")
-def test_colab_contract_and_nbval(colab_kernel, built_book, tmp_path, monkeypatch):
-    """Every chapter with code, solved, under nbval in the Colab-like kernel: its setup cell installs cnnlab, every
-    cell runs, and every tagged cell and self-check prints what it printed in the build."""
+@dataclass
+class NbvalRun:
+    """One nbval run over the chapters a test session selected, in the Colab-like kernel."""
+
+    chapters: list[str]
+    failures: dict[str, str]  # chapter: what failed
+    changed: dict[str, tuple[str, str | None]]  # package: (version before, after) where a setup cell changed it
+
+
+@pytest.fixture(scope="module")
+def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
+    """nbval on the solved student notebook of every chapter this session selected, in one pytest process.
+
+    A pytest process per chapter would start pytest, its plugins and two pip
+    listings eleven times over; each chapter's test reads its own result. The
+    tests are one xdist group, so one worker runs them all.
+    """
     assert built_book.returncode == 0, "the book build failed; see tests/book/test_build.py"
+    chapters = [
+        item.callspec.params["name"] for item in request.session.items if item.originalname == "test_colab_contract_and_nbval"
+    ]
+    asking = getattr(request, "_pyfuncitem", None)
+    if asking is not None:
+        asking.user_properties.append(("slow", f"runs nbval on the {len(chapters)} selected chapters in the Colab-like kernel"))
+    folder = tmp_path_factory.mktemp("nbval")
     book = Book.from_config(ROOT)
-    paths = []
-    for name in STUDENT_NOTEBOOKS:
-        paths.append(tmp_path / f"{name}.ipynb")
-        nbformat.write(nbval_notebook_of(name, built_book, book, colab_kernel.site_packages), paths[-1])
-
+    paths, failures = [], {}
+    for name in chapters:
+        solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True)
+        executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
+        try:
+            notebook = nbval_notebook(solved, executed, colab.site_packages)
+        except AssertionError as error:
+            failures[name] = str(error)
+            continue
+        paths.append(folder / f"{name}.ipynb")
+        nbformat.write(notebook, paths[-1])
     # nbval compares the tagged cells and the self-checks, which do not depend on how long the network trained.
-    monkeypatch.setenv("CNNLAB_TRAINING_STEPS", str(SHORT_TRAINING))
-    before = colab_kernel.packages()
-    failures = run_nbval(paths, tmp_path / "nbval.xml")
-    after = colab_kernel.packages()
-    assert failures == {}, "these chapters fail in the Colab-like environment:\n" + "\n".join(
-        f"--- {name}\n{text}" for name, text in failures.items()
-    )
+    env = {**colab.environment(), "CNNLAB_TRAINING_STEPS": str(SHORT_TRAINING)}
+    before = colab.packages()
+    failures.update(run_nbval(paths, folder / "nbval.xml", env) if paths else {})
+    after = colab.packages()
     changed = {package: (version, after.get(package)) for package, version in before.items() if after.get(package) != version}
-    assert changed == {}, f"the setup cells changed packages Colab already has: {changed}"
+    return NbvalRun(chapters, failures, changed)
+
+
+@pytest.mark.slow("runs nbval on every selected chapter in one process (the first of them), or reads that run's report")
+@pytest.mark.xdist_group("colab-nbval")
+@pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
+def test_colab_contract_and_nbval(nbval_run, built_book, name):
+    """The chapter's student notebook is current, its self-checks passed in the build, and solved under nbval in the
+    Colab-like kernel its setup cell installed cnnlab, every cell ran and every compared output matched the build's."""
+    committed = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+    solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", Book.from_config(ROOT), solved=True)
+    assert solved.cells[0].source == committed.cells[0].source
+    assert [cell.source for cell in solved.cells if "# ✎" not in cell.source] == [
+        cell.source for cell in committed.cells if "# ✎" not in cell.source
+    ], f"{name}.ipynb is stale: run python -m booktools.notebooks"
+    build_self_checks_passed(name, nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4))
+    assert name in nbval_run.chapters
+    assert name not in nbval_run.failures, f"{name} fails in the Colab-like environment:\n{nbval_run.failures[name]}"
+    assert nbval_run.changed == {}, f"the setup cells changed packages Colab already has: {nbval_run.changed}"
 
 
 RELEASE_TAG = "term-2027-spring"
