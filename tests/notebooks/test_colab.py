@@ -241,7 +241,9 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     """
     assert built_book.returncode == 0, "the book build failed; see tests/book/test_build.py"
     chapters = [
-        item.callspec.params["name"] for item in request.session.items if item.originalname == "test_colab_contract_and_nbval"
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_colab_contract_and_nbval"
     ]
     asking = getattr(request, "_pyfuncitem", None)
     if asking is not None:
