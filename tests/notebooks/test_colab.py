@@ -247,7 +247,10 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     ]
     asking = getattr(request, "_pyfuncitem", None)
     if asking is not None:
-        asking.user_properties.append(("slow", f"runs nbval on the {len(chapters)} selected chapters in the Colab-like kernel"))
+        # After the slow mark's own reason, what the shared fixtures did first (built the book, or waited for it).
+        before = [value for key, value in asking.user_properties if key == "slow"][1:]
+        reason = f"runs nbval on the {len(chapters)} selected chapters in the Colab-like kernel"
+        asking.user_properties.append(("slow", ", then ".join([*before, reason])))
     folder = tmp_path_factory.mktemp("nbval")
     book = Book.from_config(ROOT)
     paths, failures = [], {}
