@@ -48,7 +48,8 @@ pytestmark = pytest.mark.notebooks
 KERNEL = "colab-like"
 # nbval runs every chapter with code, as the table of contents lists them.
 STUDENT_NOTEBOOKS = [name.removeprefix("book/") for name in chapters_with_code()]
-PROBE = "import sys, cnnlab\nprint(cnnlab.__file__)\nprint('google.colab' in sys.modules)"
+# nbval colours its messages; the junit report keeps the codes, escaped.
+JUNIT_COLOURS = re.compile(r"#x1B\[[\d;]*m")
 
 
 @dataclass
@@ -185,9 +186,7 @@ def run_nbval(notebooks: list[Path], report: Path, env: dict[str, str] | None = 
         name = Path(case.get("classname", "")).stem  # the notebook's file name
         ran.add(name)
         for problem in [*case.iter("failure"), *case.iter("error")]:
-            text = re.sub(
-                r"#x1B\[[\d;]*m", "", problem.text or problem.get("message", "")
-            )  # nbval's colours, as junit keeps them
+            text = JUNIT_COLOURS.sub("", problem.text or problem.get("message", ""))
             failures[name] = failures.get(name, "") + f"{case.get('name')}: {text[-3000:]}\n"
     missing = {path.stem for path in notebooks} - ran
     assert not missing, f"nbval ran no cell of {sorted(missing)}:\n{process.stdout[-6000:]}"
