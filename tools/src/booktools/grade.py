@@ -609,20 +609,19 @@ def grade_folder(
         finally:
             free.put(slot)
         seconds = time.perf_counter() - start
+        points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
         with lock:
-            points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
             progress.write(
                 f"{_clean(submission.student, 80)}: {points:g} / {possible:g} ({status}, {seconds:.0f} s)", file=sys.stdout
             )
             progress.update()
-        return tasks, status, seconds
+        return tasks, status, seconds, points, possible
 
     with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(timed, submissions))
     results, summary, grades = [], [], []
-    for submission, (tasks, status, seconds) in zip(submissions, graded):
+    for submission, (tasks, status, seconds, points, possible) in zip(submissions, graded):
         results += tasks
-        points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
         status = f"{status}; {submission.note}" if submission.note else status
         summary.append(
             [submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status, round(seconds, 1), kind]
