@@ -225,7 +225,7 @@ def build_self_checks_passed(name: str, executed: nbformat.NotebookNode) -> None
 class NbvalRun:
     """One nbval run over the chapters a test session selected, in the Colab-like kernel."""
 
-    chapters: list[str]
+    solved: dict[str, nbformat.NotebookNode]  # each chapter run: its student notebook with the solutions, made now
     failures: dict[str, str]  # chapter: what failed
     changed: dict[str, tuple[str, str | None]]  # package: (version before, after) where a setup cell changed it
 
@@ -253,11 +253,11 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     folder = tmp_path_factory.mktemp("nbval")
     book = Book.from_config(ROOT)
     paths, failures = [], {}
+    solved = {name: notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True) for name in chapters}
     for name in chapters:
-        solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True)
         executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
         try:
-            notebook = nbval_notebook(solved, executed, colab.site_packages)
+            notebook = nbval_notebook(solved[name], executed, colab.site_packages)
         except AssertionError as error:
             failures[name] = str(error)
             continue
@@ -269,7 +269,7 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     failures.update(run_nbval(paths, folder / "nbval.xml", env) if paths else {})
     after = colab.packages()
     changed = {package: (version, after.get(package)) for package, version in before.items() if after.get(package) != version}
-    return NbvalRun(chapters, failures, changed)
+    return NbvalRun(solved, failures, changed)
 
 
 @pytest.mark.slow("runs nbval on every selected chapter in one process (the first of them), or reads that run's report")
@@ -278,14 +278,13 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
 def test_colab_contract_and_nbval(nbval_run, built_book, name):
     """The chapter's student notebook is current, its self-checks passed in the build, and solved under nbval in the
     Colab-like kernel its setup cell installed cnnlab, every cell ran and every compared output matched the build's."""
-    committed = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
-    solved = notebooks.student_notebook(ROOT / "book" / f"{name}.md", Book.from_config(ROOT), solved=True)
+    assert name in nbval_run.solved
+    committed, solved = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4), nbval_run.solved[name]
     assert solved.cells[0].source == committed.cells[0].source
     assert [cell.source for cell in solved.cells if "# ✎" not in cell.source] == [
         cell.source for cell in committed.cells if "# ✎" not in cell.source
     ], f"{name}.ipynb is stale: run python -m booktools.notebooks"
     build_self_checks_passed(name, nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4))
-    assert name in nbval_run.chapters
     assert name not in nbval_run.failures, f"{name} fails in the Colab-like environment:\n{nbval_run.failures[name]}"
     assert nbval_run.changed == {}, f"the setup cells changed packages Colab already has: {nbval_run.changed}"
 
