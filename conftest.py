@@ -72,7 +72,38 @@ def pytest_collection_modifyitems(items):
         slow = item.get_closest_marker("slow")
         if slow is not None and not (slow.args and str(slow.args[0]).strip()):
             raise pytest.UsageError(f"{item.nodeid}: give the slow mark its reason, @pytest.mark.slow('why it takes long').")
-    items.sort(key=run_order)  # stable: within each rank, the collection order
+    items.sort(key=group_order(items))  # stable: within each rank, the collection order
+
+
+def xdist_group(item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return marker.args[0] if marker.args else marker.kwargs.get("name")
+
+
+def group_order(items):
+    """A sort key: each test's :func:`run_order`, the earliest of its xdist group's for a test in one.
+
+    A group's tests run in collection order on one worker (each build of the execution cache's small book starts
+    from the last one's), so a slow mark on one of them must not move it ahead of the others.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> def test(group=None, slow=False):
+    ...     marks = {"xdist_group": group and SimpleNamespace(args=(group,), kwargs={}), "slow": slow or None}
+    ...     return SimpleNamespace(fixturenames=(), name="test_x", get_closest_marker=marks.get)
+    >>> tests = [test("cache"), test("cache", slow=True), test(), test(slow=True)]
+    >>> [group_order(tests)(t) for t in tests]
+    [(1, 0), (1, 0), (1, 1), (1, 0)]
+    """
+    groups: dict[str, tuple[int, int]] = {}
+    for item in items:
+        name = xdist_group(item)
+        if name is not None:
+            groups[name] = min(groups.get(name, run_order(item)), run_order(item))
+    return lambda item: groups.get(xdist_group(item)) or run_order(item)
 
 
 def merged_seconds(intervals: list[tuple[float, float]]) -> float:

@@ -109,6 +109,7 @@ def test_a_change_in_the_requirements_executes_every_chapter(small_book):
     assert small_book.build()[0] == {"a", "b"}
 
 
+@pytest.mark.slow("builds the small book twice in the full-data mode: once executing, once from the cache")
 def test_another_data_mode_executes_every_chapter(small_book):
     assert small_book.build(mode="full") == ({"a", "b"}, {"a": "a 2 full edited", "b": "b 2 full"})
     assert small_book.build(mode="full")[0] == set()

@@ -15,7 +15,8 @@ from bookpaths import ROOT, toc_chapters
 from booktools.footer import PDF_FOLDER
 from booktools.pdf import EDITIONS, named_destinations
 
-pytestmark = pytest.mark.book
+# One worker prints both editions and reads them: another would only wait for the print.
+pytestmark = [pytest.mark.book, pytest.mark.xdist_group("pdf")]
 
 ARTIFACTS = ROOT / "artifacts" / "pdf"
 SOLUTION_CODE = "nn.Conv2d(1, 10, kernel_size=5)"  # Task 2.1.1's answer

@@ -64,12 +64,16 @@ def notebook(*sources):
     return nb
 
 
+# The transport the kernel itself was started with.
+TRANSPORT = "import json, ipykernel; print(json.loads(ipykernel.get_connection_info())['transport'])"
+
+
 def test_chapters_execute_side_by_side_with_one_thread_each(tmp_path):
     threads = "import os; print(os.environ['CNNLAB_THREADS'], os.environ['OMP_NUM_THREADS'], os.environ['BOOK_KERNEL_CHAPTER'])"
     chapters = [
         execution.Chapter("book/a", notebook("x = 6 * 7", "print(x)", threads), tmp_path / "a.md"),
         execution.Chapter("book/b", notebook("1 / 0", "print('never')"), tmp_path / "b.md"),
-        execution.Chapter("book/c", notebook("import os; print(os.getcwd())"), tmp_path / "c.md"),
+        execution.Chapter("book/c", notebook("import os; print(os.getcwd())", TRANSPORT), tmp_path / "c.md"),
     ]
     finished = []
     result = execution.execute_side_by_side(chapters, workers=2, timeout=60, threads_per_kernel=1, done=finished.append)
@@ -81,6 +85,7 @@ def test_chapters_execute_side_by_side_with_one_thread_each(tmp_path):
     assert a.notebook.cells[2].outputs[0]["text"] == "1 1 book/a\n"
     assert "ZeroDivisionError" in b.error and b.notebook.cells[1].outputs == []
     assert c.notebook.cells[0].outputs[0]["text"].strip() == str(tmp_path), "a chapter runs in its own folder"
+    assert c.notebook.cells[1].outputs[0]["text"] == "ipc\n", "a kernel over TCP can lose its port to another"
 
 
 def test_an_executed_notebook_keeps_its_cache_key(tmp_path):

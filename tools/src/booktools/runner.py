@@ -11,7 +11,7 @@ and the tests. What a run gets is decided here:
   PyTorch threads, the MNIST mode, the training steps), by the names that
   ``cnnlab.environment`` owns.
 
-This file needs nothing but nbformat, nbclient and the standard library, so
+This file needs nothing but nbformat, nbclient (with the traitlets it brings) and the standard library, so
 that the Colab watch runs it in Colab's own image, where the book's packages
 are not installed.
 """
@@ -19,11 +19,12 @@ are not installed.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["CELL_TIMEOUT", "STATUSES", "NotebookRun", "kernel_environment", "run_notebook"]
+__all__ = ["CELL_TIMEOUT", "STATUSES", "NotebookRun", "kernel_environment", "kernel_transport", "run_notebook"]
 
 CELL_TIMEOUT = 900  # a training cell runs about a minute on 2 cores: ample room, and a stuck cell still ends
 STATUSES = ("passed", "failed", "timed out", "kernel died")
@@ -73,6 +74,28 @@ def kernel_environment(
     return env
 
 
+def kernel_transport(folder: str | os.PathLike):
+    """The kernel manager's settings: on Linux and macOS the kernel talks over sockets in ``folder``, its own.
+
+    Over TCP, jupyter_client picks free ports, lets them go, and the kernel
+    binds them a moment later: a kernel that another process starts in between
+    can take one, and the kernel then never answers (``Kernel didn't respond``),
+    which the book's side-by-side build and the tests' parallel kernels make
+    likely. Socket files in a folder of the run's own cannot be taken.
+    Windows has no such sockets, and keeps TCP.
+
+    Examples
+    --------
+    >>> kernel_transport("/tmp/k")["KernelManager"]["transport"] if os.name == "posix" else "ipc"
+    'ipc'
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
+
+
 def run_notebook(
     notebook,
     folder: str | os.PathLike,
@@ -93,24 +116,26 @@ def run_notebook(
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     options = {"kernel_name": kernel_name} if kernel_name else {}
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        allow_errors=allow_errors,
-        record_timing=False,  # jupyter-cache hashes the cells' metadata: keep timings out of it
-        resources={"metadata": {"path": os.fspath(folder)}},
-        **options,
-    )
     status, reason = "passed", ""
     start = time.perf_counter()
-    try:
-        client.execute(**({} if env is None else {"env": dict(env)}))  # env=None would reach the kernel provisioner
-    except CellTimeoutError as error:
-        status, reason = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
-    except DeadKernelError as error:
-        status, reason = "kernel died", f"the kernel died ({error})"
-    except CellExecutionError:
-        status = "failed"
+    with tempfile.TemporaryDirectory(prefix="booktools-sockets-") as sockets:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            allow_errors=allow_errors,
+            record_timing=False,  # jupyter-cache hashes the cells' metadata: keep timings out of it
+            resources={"metadata": {"path": os.fspath(folder)}},
+            config=kernel_transport(sockets),
+            **options,
+        )
+        try:
+            client.execute(**({} if env is None else {"env": dict(env)}))  # env=None would reach the kernel provisioner
+        except CellTimeoutError as error:
+            status, reason = "timed out", f"a cell ran longer than {timeout} s ({' '.join(str(error).split())[:200]})"
+        except DeadKernelError as error:
+            status, reason = "kernel died", f"the kernel died ({error})"
+        except CellExecutionError:
+            status = "failed"
     seconds = time.perf_counter() - start
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code, 1):
