@@ -46,7 +46,11 @@ BUILD_FIXTURES = ("built_book", "printed_book")
 
 def run_order(item) -> tuple[int, int]:
     """Where a test runs in the session: the book build first, then every test that does not need it, slow ones
-    first, then those that read the build. A worker then never waits for the build while other work is left.
+    first, then those that read the build.
+
+    pytest-xdist's loadgroup hands out the largest xdist groups before anything else: the PDF and the nbval
+    groups, whose first tests build the book (one worker) and wait for it (the other, while the build's two
+    chapter kernels keep both cores busy). Every other test then runs in this order.
 
     Examples
     --------
