@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+import slow_reasons
 from bookpaths import ROOT
 
 
@@ -49,16 +50,14 @@ def built_book(tmp_path_factory, request) -> BuiltBook:
     out = Path(reuse).resolve() if reuse else shared / "built-book"
     out.mkdir(parents=True, exist_ok=True)
     # The test that asks first waits for the build, here or on another worker: the run's summary says why.
-    asking = getattr(request, "_pyfuncitem", None)
     waiting = time.perf_counter()
     with FileLock(str(out / "build.lock")):
         if (out / "build.json").is_file():
-            if asking is not None and time.perf_counter() - waiting > 1:
-                asking.user_properties.append(("slow", "waits for the book build that another worker runs"))
+            if time.perf_counter() - waiting > 1:
+                slow_reasons.note(request, "waits for the book build that another worker runs")
             return _read_build(out)
         shutil.rmtree(out / "_build", ignore_errors=True)
-        if asking is not None:
-            asking.user_properties.append(("slow", "builds the book that the book, notebooks and browser tests share"))
+        slow_reasons.note(request, "builds the book that the book, notebooks and browser tests share")
         env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
         jupyter_book = shutil.which("jupyter-book") or "jupyter-book"
         start = time.perf_counter()
@@ -102,15 +101,13 @@ def printed_book(built_book, request) -> PrintedBook:
     out = built_book.html.parents[1].with_name("printed-book")
     out.mkdir(exist_ok=True)
     pdfs = {edition.name: out / "_build" / "pdf" / edition.filename for edition in EDITIONS}
-    asking = getattr(request, "_pyfuncitem", None)
     waiting = time.perf_counter()
     with FileLock(str(out / "print.lock")):
-        if (out / "print.json").is_file() and asking is not None and time.perf_counter() - waiting > 1:
-            asking.user_properties.append(("slow", "waits for the PDFs that another worker prints"))
+        if (out / "print.json").is_file() and time.perf_counter() - waiting > 1:
+            slow_reasons.note(request, "waits for the PDFs that another worker prints")
         if not (out / "print.json").is_file():
             assert built_book.returncode == 0, "the book did not build; see tests/book/test_build.py"
-            if asking is not None:
-                asking.user_properties.append(("slow", "prints both PDF editions that the PDF tests share"))
+            slow_reasons.note(request, "prints both PDF editions that the PDF tests share")
             shutil.rmtree(out / "_build", ignore_errors=True)
             for folder in ("html", ".jupyter_cache"):
                 shutil.copytree(built_book.html.parent / folder, out / "_build" / folder)

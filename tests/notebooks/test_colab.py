@@ -38,6 +38,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import slow_reasons
 from bookpaths import GIT_IDENTITY, ROOT, SHORT_TRAINING, book_repository, chapters_with_code
 from booktools import colab_watch, notebooks, release
 from booktools.book import Book
@@ -244,12 +245,7 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
         for item in request.session.items
         if getattr(item, "originalname", "") == "test_colab_contract_and_nbval"
     ]
-    asking = getattr(request, "_pyfuncitem", None)
-    if asking is not None:
-        # After the slow mark's own reason, what the shared fixtures did first (built the book, or waited for it).
-        before = [value for key, value in asking.user_properties if key == "slow"][1:]
-        reason = f"runs nbval on the {len(chapters)} selected chapters in the Colab-like kernel"
-        asking.user_properties.append(("slow", ", then ".join([*before, reason])))
+    slow_reasons.note(request, f"runs nbval on the {len(chapters)} selected chapters in the Colab-like kernel")
     folder = tmp_path_factory.mktemp("nbval")
     book = Book.from_config(ROOT)
     paths, failures = [], {}
