@@ -9,7 +9,9 @@ and the tests. What a run gets is decided here:
   myst-nb too, so ``_config.yml`` names no timeout;
 * :func:`kernel_environment`, the variables the book's kernels run with (the
   PyTorch threads, the MNIST mode, the training steps), by the names that
-  ``cnnlab.environment`` owns.
+  ``cnnlab.environment`` owns;
+* :func:`kernel_transport`, how a kernel talks to its client: over sockets in
+  a folder of the run's own, which no other process can take.
 
 This file needs nothing but nbformat, nbclient (with the traitlets it brings) and the standard library, so
 that the Colab watch runs it in Colab's own image, where the book's packages
