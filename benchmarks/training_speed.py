@@ -3,6 +3,7 @@
     python benchmarks/training_speed.py                    # MNIST per CNNLAB_MNIST (auto), CPU and the accelerator if any
     python benchmarks/training_speed.py --data synthetic   # random digits of MNIST's shape
     python benchmarks/training_speed.py --contention       # also: batch 8 alone and beside a busy process
+    python benchmarks/training_speed.py --profile          # also: where a step's time goes, original and fast recipe
     python benchmarks/training_speed.py --json results.json
 
 Every recipe trains the practical's network on the same number of images (one
@@ -79,6 +80,27 @@ def as_text(table: pd.DataFrame) -> str:
     return table.to_string(formatters=formatters)
 
 
+def profile_table(table: pd.DataFrame, train_dataset) -> dict[str, pd.DataFrame]:
+    """For each device of ``table``: the original and the fast recipe's profiles side by side, the fast one's largest first.
+
+    The fast recipe is :func:`cnnlab.benchmark.fast_recipe` of this run: on 60,000 images its accuracies are fair.
+    """
+    by_name = {recipe.name: recipe for recipe in benchmark.RECIPES}
+    profiles = {}
+    for device in table["device"].unique():
+        rows = table[table["device"] == device]
+        fast = benchmark.fast_recipe(rows)
+        profile = pd.concat(
+            {
+                f"original: {rows.index[0]}": benchmark.profile_recipe(by_name[rows.index[0]], train_dataset, device=device),
+                f"fast: {fast}": benchmark.profile_recipe(by_name[fast], train_dataset, device=device),
+            },
+            axis=1,
+        ).fillna(0.0)
+        profiles[device] = profile.sort_values((f"fast: {fast}", "milliseconds per step"), ascending=False)
+    return profiles
+
+
 def argument_problem(options: argparse.Namespace) -> str | None:
     """What is wrong with the command line, found before anything trains, or None."""
     if options.threads is not None and options.threads < 1:
@@ -110,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: as cnnlab.threads recommends)")
     parser.add_argument("--contention", action="store_true", help="also time batch 8 alone and beside a busy process")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per contention run (default 1500)")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the original and the fast recipe: each kind of operation per step"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     options = parser.parse_args(argv)
     problem = argument_problem(options)
@@ -132,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         table = benchmark.run_benchmark(train_dataset, test_dataset, options.images, options.device)
         settings = {"PyTorch's default": default_threads, "cnnlab.threads": torch.get_num_threads()}
         busy = contention.contention_table(train_dataset, settings, options.steps) if options.contention else None
+        profiles = profile_table(table, train_dataset) if options.profile else {}
 
     gflops = 60_000 * benchmark.training_flops_per_image() / 1e9
     print(f"Data: {description}")
@@ -147,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     if busy is not None:
         print(f"\nBatch 8, {options.steps:,} steps, alone and beside one process that keeps a core busy:")
         print(as_text(busy))
+    for device, profile in profiles.items():
+        print(f"\nWhere a training step's time goes on {device}, by kind of operation (PyTorch's profiler, self times):")
+        print(profile.round(3).to_string())
     if options.json:
         accelerator = torch.accelerator.current_accelerator(check_available=True)
         record = {
@@ -164,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": skipped,
             "contention": None if busy is None else busy.reset_index().to_dict(orient="records"),
             "contention_steps": options.steps if busy is not None else None,
+            "profiles": {device: json.loads(profile.to_json(orient="split")) for device, profile in profiles.items()} or None,
         }
         options.json.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {options.json}")

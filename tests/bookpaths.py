@@ -82,6 +82,16 @@ parse:
 """
 
 
+def benchmark_script():
+    """``benchmarks/training_speed.py`` as a module: the script lives outside the packages."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("training_speed", ROOT / "benchmarks" / "training_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def small_book(root: Path, chapters: dict[str, str | None]) -> Book:
     """A book in ``root`` whose table of contents lists ``chapters`` in order (the first is the landing page).
 

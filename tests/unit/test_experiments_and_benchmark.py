@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from bookpaths import benchmark_script
 from cnnlab import benchmark, data, experiments, loaders, models
 
 
@@ -156,6 +157,37 @@ def test_profile_recipe_accounts_for_a_step_by_kind_of_operation(sample):
     assert profile["milliseconds per step"].is_monotonic_decreasing
     with pytest.raises(ValueError, match="num_steps=0 must be a positive whole number"):
         benchmark.profile_recipe(benchmark.RECIPES[4], train_dataset, num_steps=0)
+
+
+def test_the_benchmark_script_profiles_the_original_and_the_fast_recipe(tmp_path, monkeypatch, capsys):
+    import json
+
+    names = [recipe.name for recipe in benchmark.RECIPES[:4]]
+    # The third recipe is the fastest, but 6 points less accurate than the original: the fourth is the fast one.
+    table = pd.DataFrame(
+        {"device": "cpu", "seconds per 60,000 images": [9.0, 5.0, 2.0, 3.0], "test accuracy": [0.96, 0.96, 0.90, 0.958]},
+        index=pd.Index(names, name="recipe"),
+    )
+    profiled = []
+
+    def profile(recipe, train_dataset, device="cpu"):
+        profiled.append((recipe.name, train_dataset, device))
+        milliseconds = [4.0, 1.0] if recipe is benchmark.RECIPES[0] else [1.0, 2.0]
+        return pd.DataFrame(
+            {"milliseconds per step": milliseconds, "share": [m / sum(milliseconds) for m in milliseconds]},
+            index=pd.Index(["loading batches", "convolutions, forward"], name="operations"),
+        )
+
+    monkeypatch.setattr("cnnlab.data.load_mnist", lambda mode=None: ("the training digits", None, "test digits"))
+    monkeypatch.setattr("cnnlab.benchmark.run_benchmark", lambda *args, **kwargs: table)
+    monkeypatch.setattr("cnnlab.benchmark.profile_recipe", profile)
+    assert benchmark_script().main(["--profile", "--json", str(tmp_path / "run.json")]) == 0
+    assert profiled == [(names[0], "the training digits", "cpu"), (names[3], "the training digits", "cpu")]
+    printed = capsys.readouterr().out
+    assert "Where a training step's time goes on cpu" in printed and f"fast: {names[3]}" in printed
+    saved = json.loads((tmp_path / "run.json").read_text())["profiles"]["cpu"]
+    assert saved["index"] == ["convolutions, forward", "loading batches"], "the fast recipe's largest share first"
+    assert saved["data"][0] == pytest.approx([1.0, 0.2, 2.0, 2 / 3])
 
 
 def test_the_fast_recipes_change_memory_format_and_precision():

@@ -9,7 +9,6 @@ silently used, and no answer leaks into a student notebook.
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
 import os
 import stat
@@ -21,7 +20,7 @@ import torch
 import torch.nn as nn
 from filelock import FileLock
 
-from bookpaths import CHAPTER, OTHER, ROOT, small_book
+from bookpaths import CHAPTER, OTHER, benchmark_script, small_book
 from booktools import notebooks
 from booktools.myst_plain import ChapterError
 from cnnlab import checks, conv, data, figures, loaders, metrics, models, threads
@@ -646,13 +645,6 @@ probe("helpers", "cgroup cpu.max with period 0", cgroup_period_zero, None, "quot
 # The benchmark's command line: checked before anything trains -----------------------------------
 
 
-def benchmark_main():
-    spec = importlib.util.spec_from_file_location("training_speed", ROOT / "benchmarks" / "training_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def benchmark(*arguments):
     def action(tmp_path, monkeypatch, arguments=arguments):
         import contextlib
@@ -662,7 +654,7 @@ def benchmark(*arguments):
         trained = []
         monkeypatch.setattr("cnnlab.benchmark.run_benchmark", lambda *args, **kwargs: trained.append(1))
         with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as caught:
-            benchmark_main()([argument.replace("{tmp}", str(tmp_path)) for argument in arguments])
+            benchmark_script().main([argument.replace("{tmp}", str(tmp_path)) for argument in arguments])
         assert caught.value.code == 2 and not trained
         return stderr.getvalue()
 
