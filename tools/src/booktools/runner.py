@@ -88,8 +88,9 @@ def kernel_transport(folder: str | os.PathLike):
 
     Examples
     --------
-    >>> kernel_transport("/tmp/k")["KernelManager"]["transport"] if os.name == "posix" else "ipc"
-    'ipc'
+    >>> settings = kernel_transport("/tmp/run")  # on Linux
+    >>> settings.KernelManager.transport, settings.KernelManager.ip
+    ('ipc', '/tmp/run/kernel')
     """
     from traitlets.config import Config
 
