@@ -104,9 +104,9 @@ def group_order(items):
     """
     groups: dict[str, tuple[int, int]] = {}
     for item in items:
-        name = xdist_group(item)
+        name, order = xdist_group(item), run_order(item)
         if name is not None:
-            groups[name] = min(groups.get(name, run_order(item)), run_order(item))
+            groups[name] = min(groups.get(name, order), order)
     return lambda item: groups.get(xdist_group(item)) or run_order(item)
 
 
