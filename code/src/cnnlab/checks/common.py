@@ -8,9 +8,11 @@ line at fault and the fix.
 The vocabulary every exercise chapter's checks speak, so that a new chapter
 gets it for free: :func:`is_blank` (a ✎ line left as ``None`` or ``...``),
 :func:`error_hint` (what a raw Python or PyTorch error from a student's code
-usually means: a blank, ``and``/``or`` on tensors, a function or an uncalled
-class where ``nn.Sequential`` needs a module, 0/0 in plain Python, the meta
-device), :func:`call_answer` (a student's function called with any failure
+usually means: a blank, an empty list stacked because the line that
+appends to it is still a blank (:func:`is_empty_join_error`), single numbers
+joined with ``torch.cat``, ``and``/``or`` on tensors, a function or an
+uncalled class where ``nn.Sequential`` needs a module, 0/0 in plain Python,
+the meta device), :func:`call_answer` (a student's function called with any failure
 turned into a message), :func:`build` and :func:`run_model`.
 """
 
@@ -41,6 +43,7 @@ __all__ = [
     "fail",
     "is_blank",
     "is_blank_error",
+    "is_empty_join_error",
     "record_functions",
     "recording",
     "logits_problem",
@@ -113,6 +116,31 @@ def is_blank_error(error: BaseException) -> bool:
     return any(blank in str(error) for blank in _BLANK_TEXTS)
 
 
+_EMPTY_JOIN_TEXTS = ("expects a non-empty TensorList", "expected a non-empty list of Tensors")
+_EMPTY_JOIN_HINT = (
+    "the list given to torch.stack (or torch.cat) is still empty, so nothing was appended to it: a blank is still "
+    "empty, most likely the line that appends to the list, such as scores.append(...). Fill in every line marked ✎"
+)
+
+
+def is_empty_join_error(error: BaseException) -> bool:
+    """Whether ``error`` is PyTorch refusing to stack or concatenate an empty list: a blank that appends left as it was.
+
+    A student notebook turns the line that appends to a list into a blank
+    (``...``), so the list is still empty when ``torch.stack`` joins it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> try:
+    ...     torch.stack([])
+    ... except RuntimeError as error:
+    ...     print(is_empty_join_error(error), is_empty_join_error(ValueError("x")))
+    True False
+    """
+    return any(text in str(error) for text in _EMPTY_JOIN_TEXTS)
+
+
 def error_hint(error: BaseException) -> str | None:
     """What a raw error raised by a student's code usually means, and the fix; None for an error it does not know.
 
@@ -130,6 +158,13 @@ def error_hint(error: BaseException) -> str | None:
     text = str(error)
     if is_blank_error(error):
         return "a blank is still empty: fill in every line marked ✎"
+    if is_empty_join_error(error):
+        return _EMPTY_JOIN_HINT
+    if "zero-dimensional tensor" in text and "cannot be concatenated" in text:
+        return (
+            "the tensors are single numbers (0-D), which torch.cat cannot join: it joins along a dimension the tensors "
+            "already have. Use torch.stack(...), which puts them side by side along a new one"
+        )
     if "Boolean value of Tensor with more than" in text or "bool value of Tensor with more than" in text:
         return (
             "Python's and, or, not and chained comparisons (a < b < c) ask one True or False of a whole tensor: "
@@ -223,6 +258,8 @@ def call_answer(function: Callable, arguments: tuple, call: str, task: str):
         text = " ".join(str(error).split())[:300]
         if is_blank_error(error):
             fail(task, f"{call} failed because a blank is still empty ({text}): fill in every line marked ✎.")
+        if is_empty_join_error(error):
+            fail(task, f"{call} failed ({text}) because {_EMPTY_JOIN_HINT}.")
         hint = error_hint(error)
         fail(task, f"{call} raised {type(error).__name__}: {text}" + (f". {hint[0].upper()}{hint[1:]}." if hint else "."))
 

@@ -154,21 +154,81 @@ def _skip_problem(calls: list, height: int, width: int) -> str | None:
             f"the skip connection is joined along dim={spatial[0]}, the {side}, which puts the maps side by side in "
             "the image: join them along the channels, torch.cat([skip, x], dim=1)."
         )
-    added = [
-        call
-        for call in calls
-        if call.name in ("__add__", "add", "__iadd__", "add_") and len(call.shapes) == 2 and call.shapes[0] == call.shapes[1]
-    ]
-    if any(len(call.shapes[0]) == 4 and call.shapes[0][-2:] == full for call in added):
-        return (
-            "the skip connection is added (skip + x): the task joins the two sets of maps as channels, so that the "
-            "head sees both the first block's detail and the upsampled context. Concatenate them, torch.cat([skip, x], dim=1), "
-            "and give the head's block 32 input channels."
-        )
+    added = _added_skip(calls, height, width)
+    if added:
+        return added
     return (
         "the network never joins the first block's maps to the upsampled ones, so the detail that pooling lost "
         "never comes back: concatenate them, torch.cat([skip, x], dim=1), before the head."
     )
+
+
+def _added_skip(calls: list, height: int, width: int, crashed: bool = False) -> str | None:
+    """Why adding the skip to the upsampled maps (``skip + x``) is not the join the task asks for, or None.
+
+    ``crashed`` says that the forward pass then failed: the head's block from
+    32 channels received the 16 channels of the sum.
+    """
+    added = [
+        call
+        for call in calls
+        if call.name in ("__add__", "add", "__iadd__", "add_", "__radd__")
+        and len(call.shapes) == 2
+        and call.shapes[0] == call.shapes[1]
+        and len(call.shapes[0]) == 4
+        and call.shapes[0][-2:] == (height, width)
+    ]
+    if not added:
+        return None
+    channels = added[0].shapes[0][1]
+    crash = (
+        f" The sum still has {channels} channels, so the head's block from {2 * channels} channels cannot take it: the "
+        "fault is the join, not the head."
+        if crashed
+        else f" The head's block then goes from {2 * channels} channels, the {channels} + {channels} of the joined maps."
+    )
+    return (
+        "the skip connection is added (skip + x), which mixes the first block's maps into the upsampled ones: the task "
+        "joins them along the channels, torch.cat([skip, x], dim=1), so that the head sees both the first block's "
+        f"detail and the upsampled context, side by side.{crash}"
+    )
+
+
+def _crash_problem(task: str, error: str, calls: list, sizes: list, height: int, width: int) -> str | None:
+    """Why the forward pass on a ``height`` x ``width`` slice failed with ``error``, when the join is at fault, or None.
+
+    A head's block that receives the wrong number of channels is where the
+    failure shows, but the cause is usually earlier: a skip joined along the
+    wrong dimension, added, never joined, or upsampled without changing the channels.
+    """
+    joined = [call for call in calls if call.name in JOINS and call.options.get("dim") in (0, -4, 2, 3, -1, -2)]
+    if joined:
+        return _skip_problem(joined, height, width)
+    joins_channels = any(call.name in JOINS and call.options.get("dim") in (1, -3) for call in calls)
+    added = None if joins_channels else _added_skip(calls, height, width, crashed=True)
+    if added:
+        return added
+    channels = "input channel(s) but received" in error
+    stopped = error.removeprefix(f"Task {task}: ").split(": ")[0]
+    upsampled = any(isinstance(layer, (nn.ConvTranspose2d, nn.Upsample)) for layer, _, _ in sizes) or any(
+        call.name in ("interpolate", "upsample") for call in calls
+    )
+    if channels and upsampled and not joins_channels:
+        return f"{_skip_problem(calls, height, width)} That is why the forward pass stopped: {stopped}."
+    if channels and any(isinstance(layer, nn.Upsample) for layer, _, _ in sizes):
+        return (
+            "nn.Upsample doubles the size but keeps the channels of the middle block's maps, so the joined maps have "
+            "more channels than the head's block takes: the task's transposed convolution, "
+            "nn.ConvTranspose2d(32, 16, kernel_size=2, stride=2), doubles the size and brings the channels back to 16. "
+            f"That is why the forward pass stopped: {stopped}."
+        )
+    if height % 2 and "Sizes of tensors must match" in error:
+        return (
+            f"on a {height}x{width} slice the skip connection and the upsampled maps differ in size: pooling "
+            f"rounds {height} down to {height // 2}, and upsampling doubles it to {2 * (height // 2)}. Pad the "
+            "upsampled maps to the skip's size with F.pad, or resize them with F.interpolate(x, size=skip.shape[-2:])."
+        )
+    return None
 
 
 def _check_structure(task: str, height: int, width: int, out: torch.Tensor, calls: list, ran: list, sizes: list) -> None:
@@ -235,16 +295,9 @@ def check_segmentation_net(model) -> Passed:
             with torch.no_grad(), recording() as calls, _layer_sizes(model) as sizes:
                 out = run_model(model, X, task, ran)
         except Exception as error:
-            joined = [call for call in calls if call.name in JOINS and call.options.get("dim") in (0, -4, 2, 3, -1, -2)]
-            if joined:
-                fail(task, _skip_problem(joined, height, width))
-            if height % 2 and "Sizes of tensors must match" in str(error):
-                fail(
-                    task,
-                    f"on a {height}x{width} slice the skip connection and the upsampled maps differ in size: pooling "
-                    f"rounds {height} down to {height // 2}, and upsampling doubles it to {2 * (height // 2)}. Pad the "
-                    "upsampled maps to the skip's size with F.pad, or resize them with F.interpolate(x, size=skip.shape[-2:]).",
-                )
+            problem = _crash_problem(task, str(error), calls, sizes, height, width)
+            if problem:
+                fail(task, problem)
             raise
         if any(call.name in JOINS and call.options.get("dim") in (0, -4) for call in calls):
             fail(task, _skip_problem(calls, height, width))
@@ -345,6 +398,12 @@ def check_dice(dice_per_class: Callable) -> Passed:
                 if union and abs(got - intersection / union) < 1e-4 and abs(want - 1) > 1e-9:
                     fail(
                         task, f"for {name} in {what} you return the IoU, |A and B| / |A or B|: Dice is 2|A and B| / (|A| + |B|)."
+                    )
+                if union and abs(got - 2 * intersection / union) < 1e-4:
+                    fail(
+                        task,
+                        f"for {name} in {what} you divide by the union, |A or B|: Dice divides twice the overlap by "
+                        "the two sizes added, 2|A and B| / (|A| + |B|), so use A.sum() + B.sum().",
                     )
                 if abs(got - want / 2) < 1e-4:
                     fail(
