@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -129,3 +130,133 @@ def test_train_network_learns_the_labels_and_returns_an_eval_model(slices):
 def test_train_network_refuses_what_it_cannot_learn(images, labels, message):
     with pytest.raises(ValueError, match=message):
         tissue.train_network(images, labels, num_steps=1)
+
+
+def test_background_is_a_threshold_of_the_t1_image(slices):
+    """nilearn's brain mask is the T1 template above 0.2 of its maximum: one intensity cut separates background."""
+    intensity = slices.images[:, 0]
+    assert intensity[slices.labels == 0].max() < intensity[slices.labels > 0].min()
+
+
+def test_rician_noise_is_a_magnitude():
+    images = torch.zeros(1, 1, 100, 100)
+    noisy = tissue.add_noise(images, std=0.1, seed=1, kind="rician")
+    assert torch.equal(noisy, tissue.add_noise(images, std=0.1, seed=1, kind="rician"))
+    assert (noisy >= 0).all(), "a magnitude is never negative"
+    # On a dark background the magnitude follows a Rayleigh law, of mean std * sqrt(pi / 2).
+    assert noisy.mean().item() == pytest.approx(0.1 * np.sqrt(np.pi / 2), rel=0.05)
+    bright = tissue.add_noise(torch.ones(1, 1, 100, 100), std=0.05, seed=1, kind="rician")
+    assert bright.mean().item() == pytest.approx(1.0, abs=0.01), "on bright tissue it is nearly Gaussian"
+    with pytest.raises(ValueError, match="kind='poisson' is not a kind of noise: use 'gaussian' or 'rician'"):
+        tissue.add_noise(images, std=0.1, kind="poisson")
+
+
+def test_gaussian_smooth_keeps_constants_and_spreads_a_point():
+    assert torch.allclose(tissue.gaussian_smooth(torch.full((2, 1, 12, 10), 0.3), sigma=1.5), torch.full((2, 1, 12, 10), 0.3))
+    point = torch.zeros(1, 1, 15, 15)
+    point[0, 0, 7, 7] = 1.0
+    smoothed = tissue.gaussian_smooth(point, sigma=1.0)
+    assert smoothed.sum().item() == pytest.approx(1.0)
+    assert smoothed[0, 0, 7, 7] == smoothed.max() and smoothed[0, 0, 7, 8] == pytest.approx(smoothed[0, 0, 8, 7].item())
+    assert smoothed[0, 0, 7, 7].item() == pytest.approx(1 / (2 * np.pi), rel=0.05)
+    assert torch.equal(tissue.gaussian_smooth(point, sigma=0), point)
+    with pytest.raises(ValueError, match="sigma=-1 must be a non-negative number of pixels"):
+        tissue.gaussian_smooth(point, sigma=-1)
+    with pytest.raises(ValueError, match="too wide for images"):
+        tissue.gaussian_smooth(point, sigma=5)
+    with pytest.raises(TypeError, match=r"pass a float tensor \(N, 1, H, W\)"):
+        tissue.gaussian_smooth(point[0], sigma=1)
+
+
+def test_smoothed_thresholds_resist_noise_on_large_regions():
+    labels = torch.zeros(1, 40, 40, dtype=torch.int64)
+    labels[:, :, 20:] = 1
+    images = labels[:, None].float()
+    noisy = tissue.add_noise(images, std=0.4, seed=0)
+    plain = tissue.ThresholdBaseline().fit(images, labels)
+    smoothed = tissue.ThresholdBaseline(smoothing=1.5).fit(images, labels)
+    assert tissue.pixel_accuracy(smoothed.predict(noisy), labels) > tissue.pixel_accuracy(plain.predict(noisy), labels) + 0.05
+    with pytest.raises(ValueError, match="smoothing=-2 must be a non-negative number of pixels"):
+        tissue.ThresholdBaseline(smoothing=-2)
+
+
+def test_scale_intensities_uses_the_reference_range_only():
+    train_images, test_images = tissue.scale_intensities(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 5.0]))
+    assert train_images.tolist() == [0.0, 1.0] and test_images.tolist() == [-0.5, 2.0]
+    with pytest.raises(ValueError, match=r"reference holds one value \(2.0\): pass the training images"):
+        tissue.scale_intensities(torch.full((3,), 2.0), torch.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("scores", "verdict"),
+    [
+        ([0.91, 0.92, 0.95], "higher on every seed"),
+        ([0.85, 0.86, 0.89], "lower on every seed"),
+        ([0.85, 0.92, 0.95], "on both sides, within the seed-to-seed spread"),
+        ([0.90, 0.92, 0.95], "on both sides, within the seed-to-seed spread"),  # a tie is not "higher"
+        ([0.91, float("nan"), 0.95], "higher on every seed"),
+    ],
+)
+def test_seed_verdict_concludes_only_when_every_seed_agrees(scores, verdict):
+    assert tissue.seed_verdict(scores, baseline=0.90) == verdict
+    others = {"higher on every seed", "lower on every seed", "on both sides, within the seed-to-seed spread"} - {verdict}
+    assert tissue.seed_verdict(scores, baseline=0.90) not in others
+
+
+def test_seed_verdict_refuses_one_seed_and_a_missing_baseline():
+    with pytest.raises(ValueError, match=r"scores holds 1 number\(s\) that are not NaN: pass one score per seed"):
+        tissue.seed_verdict([0.9, float("nan")], baseline=0.8)
+    with pytest.raises(ValueError, match="baseline=nan must be a finite number"):
+        tissue.seed_verdict([0.9, 0.8], baseline=float("nan"))
+
+
+def _study_rows(cnn_csf):
+    rows = [{"method": "CNN", "seed": seed, "condition": "clean", "CSF": value, "grey matter": 0.9} for seed, value in enumerate(cnn_csf)]
+    rows += [{"method": name, "seed": None, "condition": "clean", "CSF": 0.8, "grey matter": 0.95} for name in ("a", "b")]
+    return rows
+
+
+def test_seed_study_table_puts_the_seeds_beside_each_baseline():
+    table = tissue.seed_study_table(_study_rows([0.82, 0.84, 0.86]), baselines=("a", "b"))
+    assert list(table.index) == [("clean", "CSF"), ("clean", "grey matter")]
+    csf, grey = table.loc[("clean", "CSF")], table.loc[("clean", "grey matter")]
+    assert csf["seeds"] == 3 and csf["CNN mean"] == pytest.approx(0.84) and csf["CNN sd"] == pytest.approx(0.02)
+    assert (csf["CNN min"], csf["CNN max"], csf["a"]) == (0.82, 0.86, 0.8)
+    assert csf["CNN vs a"] == "higher on every seed" and grey["CNN vs b"] == "lower on every seed"
+    mixed = tissue.seed_study_table(_study_rows([0.75, 0.85]), baselines=("a",)).loc[("clean", "CSF"), "CNN vs a"]
+    assert mixed == "on both sides, within the seed-to-seed spread"
+    with pytest.raises(ValueError, match=r"the rows hold 1 CNN seed\(s\)"):
+        tissue.seed_study_table(_study_rows([0.8]), baselines=("a",))
+    with pytest.raises(ValueError, match=r"the rows hold no baseline \['c'\]: pass baselines among \['a', 'b'\]"):
+        tissue.seed_study_table(_study_rows([0.8, 0.9]), baselines=("c",))
+
+
+def test_the_recorded_seed_study_holds_what_the_chapter_reads():
+    record = tissue.recorded_seed_study()
+    rows = pd.DataFrame(record["rows"])
+    assert rows.loc[rows["method"] == "CNN", "seed"].nunique() >= 3
+    assert set(rows["condition"]) == {"clean", "Gaussian noise", "Rician noise"}
+    table = tissue.seed_study_table(rows)
+    assert len(table) == 9 and table[["CNN mean", "intensity thresholds", "smoothed thresholds"]].stack().between(0, 1).all()
+    assert record["steps"] > 0 and record["test_slices"] > 0 and len(record["test_slab"]) == 2
+
+
+def test_the_seed_study_script_records_what_seed_study_table_reads(tmp_path):
+    import importlib.util
+    import json
+    import sys
+
+    from bookpaths import ROOT
+
+    spec = importlib.util.spec_from_file_location("tissue_seeds", ROOT / "benchmarks" / "tissue_seeds.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(script)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert script.main(["--seeds", "2", "--steps", "1", "--json", str(tmp_path / "seeds.json")]) == 0
+    record = json.loads((tmp_path / "seeds.json").read_text())
+    # The chapter's split: the middle fifth of the slices tested, 3 slices left out on each side.
+    assert record["test_slab"] == [33, 47] and (record["train_slices"], record["test_slices"]) == (47, 15)
+    assert tissue.seed_study_table(record["rows"])["seeds"].tolist() == [2] * 9

@@ -8,13 +8,20 @@ The labels are each voxel's most probable tissue inside the brain mask, with
 CSF where neither grey nor white matter is the most likely (its probability
 taken as what the other two leave). They are an average of 152 brains, not a
 radiologist's manual segmentation of one patient.
+
+nilearn's brain mask is the T1 template itself thresholded at 0.2 of its
+maximum (``load_mni152_brain_mask``), so the background label is exactly
+"T1 intensity at most 0.2": an intensity threshold can read it back.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,7 +29,21 @@ import torch.nn.functional as F
 from . import loaders, train
 from .arguments import whole_number
 
-__all__ = ["TISSUES", "Slices", "ThresholdBaseline", "TissueNet", "add_noise", "load_slices", "pixel_accuracy", "train_network"]
+__all__ = [
+    "TISSUES",
+    "Slices",
+    "ThresholdBaseline",
+    "TissueNet",
+    "add_noise",
+    "gaussian_smooth",
+    "load_slices",
+    "pixel_accuracy",
+    "recorded_seed_study",
+    "scale_intensities",
+    "seed_study_table",
+    "seed_verdict",
+    "train_network",
+]
 
 TISSUES = ("background", "CSF", "grey matter", "white matter")
 
@@ -109,20 +130,112 @@ def load_slices(resolution: int = 2, min_brain_fraction: float = 0.05) -> Slices
     return Slices(torch.from_numpy(images.copy()), torch.from_numpy(classes.copy()), torch.tensor(keep))
 
 
-def add_noise(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
-    """``images`` with Gaussian noise of standard deviation ``std`` added, as from a lower-quality scanner.
+def add_noise(images: torch.Tensor, std: float, seed: int = 0, kind: str = "gaussian") -> torch.Tensor:
+    """``images`` with noise of standard deviation ``std`` added.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        Float images, (N, 1, H, W).
+    std : float
+        Standard deviation of the noise, in the images' units (0.05 is 5% of a 0-1 range).
+    seed : int, default 0
+        Seed of the noise.
+    kind : {"gaussian", "rician"}, default "gaussian"
+        ``"gaussian"`` adds one normal draw per pixel, which can make a pixel negative.
+        ``"rician"`` is what a magnitude MR image shows: Gaussian noise on the real and
+        the imaginary channel of the signal, then the magnitude,
+        ``sqrt((x + n1)**2 + n2**2)``, so that dark background turns into a positive
+        haze (mean about ``1.25 * std``) and no pixel is negative.
+
+    Raises
+    ------
+    TypeError
+        If ``images`` is not a float tensor.
+    ValueError
+        If ``std`` is negative or not a number, or ``kind`` is not one of the two.
 
     Examples
     --------
     >>> add_noise(torch.zeros(1, 1, 2, 2), std=0.0).sum().item()
     0.0
+    >>> bool((add_noise(torch.zeros(1, 1, 4, 4), std=0.1, kind="rician") >= 0).all())
+    True
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         raise TypeError(f"images is a {type(images).__name__}: pass a float tensor (N, 1, H, W).")
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not np.isfinite(std) or std < 0:
         raise ValueError(f"std={std!r} must be a non-negative number, for example 0.05 (5% of the intensity range).")
+    if kind not in ("gaussian", "rician"):
+        raise ValueError(f"kind={kind!r} is not a kind of noise: use 'gaussian' or 'rician'.")
     generator = torch.Generator().manual_seed(whole_number("seed", seed, minimum=0))
-    return images + std * torch.randn(images.shape, generator=generator).to(images)
+    real = std * torch.randn(images.shape, generator=generator).to(images)
+    if kind == "gaussian":
+        return images + real
+    imaginary = std * torch.randn(images.shape, generator=generator).to(images)
+    return torch.sqrt((images + real) ** 2 + imaginary**2)
+
+
+def gaussian_smooth(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``images`` (N, 1, H, W) blurred by a Gaussian of standard deviation ``sigma`` pixels.
+
+    The kernel is cut at three standard deviations and normalised to sum to 1;
+    the borders are padded by reflection, so a constant image stays constant.
+    ``sigma=0`` returns the images unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``images`` is not a float tensor (N, 1, H, W).
+    ValueError
+        If ``sigma`` is negative or not a number.
+
+    Examples
+    --------
+    >>> image = torch.zeros(1, 1, 9, 9); image[0, 0, 4, 4] = 1.0
+    >>> smoothed = gaussian_smooth(image, sigma=1.0)
+    >>> round(smoothed.sum().item(), 4), smoothed[0, 0, 4, 4].item() < 1
+    (1.0, True)
+    """
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.ndim != 4 or images.shape[1] != 1:
+        raise TypeError(f"images is a {type(images).__name__} {tuple(getattr(images, 'shape', ()))}: pass a float tensor (N, 1, H, W).")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma={sigma!r} must be a non-negative number of pixels, for example 1.0.")
+    if sigma == 0:
+        return images.clone()
+    radius = max(1, int(np.ceil(3 * sigma)))
+    if radius >= min(images.shape[-2:]):
+        raise ValueError(f"sigma={sigma} needs a kernel of radius {radius}, too wide for images {tuple(images.shape[-2:])}: use a smaller sigma.")
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.reshape(1, 1, -1, 1))  # blur along the height
+    return F.conv2d(rows, kernel.reshape(1, 1, 1, -1))  # then along the width
+
+
+def scale_intensities(reference: torch.Tensor, *images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``reference`` and every other image set scaled so that ``reference`` spans 0 to 1.
+
+    Scale with the training images' minimum and maximum only, and apply the
+    same two numbers to the test images: their own range then plays no part
+    in what the model sees. Test images may fall a little outside 0-1.
+
+    Raises
+    ------
+    ValueError
+        If ``reference`` is constant (it has no range to scale by).
+
+    Examples
+    --------
+    >>> train_images, test_images = scale_intensities(torch.tensor([2.0, 4.0]), torch.tensor([3.0, 5.0]))
+    >>> train_images.tolist(), test_images.tolist()
+    ([0.0, 1.0], [0.5, 1.5])
+    """
+    low, high = reference.min(), reference.max()
+    if not high > low:
+        raise ValueError(f"reference holds one value ({low.item()}): pass the training images, which must vary.")
+    return tuple((x - low) / (high - low) for x in (reference, *images))
 
 
 def pixel_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
@@ -146,11 +259,32 @@ class ThresholdBaseline:
     Each class gets the range of intensities between the midpoints of its
     mean and its neighbours' means (a nearest-mean classifier), so that
     thresholds sit where one tissue's typical brightness gives way to the next.
+
+    Parameters
+    ----------
+    smoothing : float, default 0
+        If positive, every image is first blurred by :func:`gaussian_smooth`
+        with this standard deviation in pixels, when fitting and when
+        predicting: the thresholds then judge a pixel by its neighbourhood
+        too, the simplest spatial baseline to set against a CNN on noisy images.
+
+    Examples
+    --------
+    >>> ThresholdBaseline(smoothing=1.0).smoothing
+    1.0
     """
+
+    def __init__(self, smoothing: float = 0.0) -> None:
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not np.isfinite(smoothing) or smoothing < 0:
+            raise ValueError(f"smoothing={smoothing!r} must be a non-negative number of pixels, for example 1.0 (or 0 for none).")
+        self.smoothing = float(smoothing)
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return gaussian_smooth(images, self.smoothing) if self.smoothing > 0 else images
 
     def fit(self, images: torch.Tensor, labels: torch.Tensor) -> ThresholdBaseline:
         """Learn each class's mean intensity from training slices."""
-        values, classes = images[:, 0].flatten(), labels.flatten()
+        values, classes = self._prepare(images)[:, 0].flatten(), labels.flatten()
         present = [c for c in range(len(TISSUES)) if (classes == c).any()]
         if len(present) < 2:
             raise ValueError("the training slices hold fewer than 2 classes: fit on slices that show the tissues.")
@@ -168,7 +302,7 @@ class ThresholdBaseline:
         """The class of every pixel, (N, H, W)."""
         if not hasattr(self, "means"):
             raise RuntimeError("the baseline has no thresholds yet: call fit(train_images, train_labels) first.")
-        values = images[:, 0]
+        values = self._prepare(images)[:, 0]
         predicted = torch.full(values.shape, -1, dtype=torch.int64)
         for bound, cls in reversed(self.thresholds):
             predicted[values < bound] = cls
@@ -240,3 +374,116 @@ def train_network(
     loader = loaders.tensor_loader(images.to(device), labels.to(device), batch_size=8, shuffle=True, seed=seed)
     train.train_for_steps(model, loader, loss_fn, optimizer, device, num_steps, progress=False)
     return model.eval()
+
+
+def seed_verdict(scores: list[float] | torch.Tensor | np.ndarray, baseline: float) -> str:
+    """How a model's scores from several training seeds stand against one baseline score.
+
+    Returns ``"higher on every seed"`` or ``"lower on every seed"`` when all
+    the scores lie on one side of ``baseline``, and ``"on both sides, within
+    the seed-to-seed spread"`` otherwise. Only the first two allow a
+    conclusion, and only about the training's randomness: every seed is
+    scored on the same test images, so the verdict says nothing about other
+    images or other brains. NaN scores are left out.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two scores are left, or ``baseline`` is not a number.
+
+    Examples
+    --------
+    >>> seed_verdict([0.91, 0.93, 0.92], baseline=0.90)
+    'higher on every seed'
+    >>> seed_verdict([0.88, 0.93, 0.92], baseline=0.90)
+    'on both sides, within the seed-to-seed spread'
+    """
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    values = np.asarray(scores, dtype=float).ravel()
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        raise ValueError(f"scores holds {len(values)} number(s) that are not NaN: pass one score per seed, from two seeds or more.")
+    if isinstance(baseline, bool) or not isinstance(baseline, (int, float, np.floating)) or not np.isfinite(baseline):
+        raise ValueError(f"baseline={baseline!r} must be a finite number, the baseline's score.")
+    if (values > baseline).all():
+        return "higher on every seed"
+    if (values < baseline).all():
+        return "lower on every seed"
+    return "on both sides, within the seed-to-seed spread"
+
+
+def seed_study_table(rows: list[dict] | pd.DataFrame, baselines: tuple[str, ...] = ("intensity thresholds", "smoothed thresholds")) -> pd.DataFrame:
+    """The CNN's Dice over seeds beside each baseline's, per test condition and tissue, with a verdict per baseline.
+
+    Parameters
+    ----------
+    rows : list of dict or pandas.DataFrame
+        One row per method, seed and condition, as ``benchmarks/tissue_seeds.py``
+        records them: ``method`` ("CNN" or a baseline's name), ``seed`` (None for
+        a baseline, which has no randomness), ``condition`` and one Dice column per tissue.
+    baselines : tuple of str
+        The baselines to set against the CNN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (condition, tissue): the CNN's ``seeds``, ``CNN mean``, ``CNN sd``,
+        ``CNN min`` and ``CNN max``, each baseline's Dice, and ``CNN vs <baseline>``,
+        the :func:`seed_verdict`.
+
+    Raises
+    ------
+    ValueError
+        If the rows hold fewer than two CNN seeds, or name no such baseline.
+
+    Examples
+    --------
+    >>> rows = [{"method": "CNN", "seed": s, "condition": "clean", "CSF": d} for s, d in [(0, 0.8), (1, 0.9)]]
+    >>> rows.append({"method": "thresholds", "seed": None, "condition": "clean", "CSF": 0.7})
+    >>> seed_study_table(rows, baselines=("thresholds",))["CNN vs thresholds"].tolist()
+    ['higher on every seed']
+    """
+    table = pd.DataFrame(rows)
+    tissues = [name for name in TISSUES[1:] if name in table]
+    cnn = table[table["method"] == "CNN"]
+    if cnn["seed"].nunique() < 2:
+        raise ValueError(f"the rows hold {cnn['seed'].nunique()} CNN seed(s): record two or more to see the spread.")
+    missing = [name for name in baselines if name not in set(table["method"])]
+    if missing:
+        raise ValueError(f"the rows hold no baseline {missing}: pass baselines among {sorted(set(table['method']) - {'CNN'})}.")
+    out = []
+    for condition in table["condition"].unique():
+        for name in tissues:
+            scores = cnn.loc[cnn["condition"] == condition, name].to_numpy(dtype=float)
+            row = {
+                "condition": condition,
+                "tissue": name,
+                "seeds": len(scores),
+                "CNN mean": scores.mean(),
+                "CNN sd": scores.std(ddof=1),
+                "CNN min": scores.min(),
+                "CNN max": scores.max(),
+            }
+            for baseline in baselines:
+                value = float(table.loc[(table["method"] == baseline) & (table["condition"] == condition), name].iloc[0])
+                row[baseline] = value
+                row[f"CNN vs {baseline}"] = seed_verdict(scores, value)
+            out.append(row)
+    return pd.DataFrame(out).set_index(["condition", "tissue"])
+
+
+def recorded_seed_study() -> dict:
+    """The recorded run of ``benchmarks/tissue_seeds.py``: the chapter's network from several seeds, and the baselines.
+
+    Its ``rows`` feed :func:`seed_study_table`; the rest names the machine, the
+    date, the number of steps, the test slab and the noise.
+
+    Examples
+    --------
+    >>> record = recorded_seed_study()
+    >>> {"date", "cpu", "rows", "test_slab"} <= set(record)
+    True
+    """
+    path = resources.files("cnnlab") / "measurements" / "tissue-seeds.json"
+    return json.loads(path.read_text(encoding="utf-8"))
