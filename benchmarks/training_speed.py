@@ -4,13 +4,17 @@
     python benchmarks/training_speed.py --data synthetic   # random digits of MNIST's shape
     python benchmarks/training_speed.py --contention       # also: batch 8 alone and beside a busy process
     python benchmarks/training_speed.py --profile          # also: where a step's time goes, original and fast recipe
+    python benchmarks/training_speed.py --repeats 3         # each recipe timed 3 times, the median kept
     python benchmarks/training_speed.py --json results.json
 
 Every recipe trains the practical's network on the same number of images (one
 full MNIST epoch, 60,000, by default, cycling a smaller set) from the same seed,
 and is tested on the same test set. The table gives seconds per 60,000 images,
 images per second, test accuracy, the speed-up over the original practical's
-recipe and the ratio to the arithmetic floor measured in the same run.
+recipe and the ratio to the arithmetic floor measured in the same run (a
+matrix product's speed in the recipe's precision). With --repeats the recipes
+take turns, each timed that many times, and the table gives the median and the
+spread (slowest over fastest); on a shared machine one timing can be far off.
 PyTorch's thread count is set as the chapters set it (cnnlab.threads) unless
 --threads says otherwise.
 """
@@ -41,6 +45,7 @@ FORMATS = {
     "speed-up": "{:.2f}x",
     "floor seconds": "{:.2f}",
     "x floor": "{:.2f}x",
+    "spread": "{:.2f}x",
     "idle seconds": "{:.2f}",
     "busy seconds": "{:.2f}",
     "slowdown": "{:.2f}x",
@@ -105,8 +110,8 @@ def argument_problem(options: argparse.Namespace) -> str | None:
     """What is wrong with the command line, found before anything trains, or None."""
     if options.threads is not None and options.threads < 1:
         return f"--threads {options.threads} is not a number of threads: give a positive whole number, such as 1."
-    if options.images < 1 or options.steps < 1:
-        return f"--images {options.images} and --steps {options.steps} must be positive."
+    if options.images < 1 or options.steps < 1 or options.repeats < 1:
+        return f"--images {options.images}, --steps {options.steps} and --repeats {options.repeats} must be positive."
     for name in options.device or []:
         try:
             device = torch.device(name)
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=60_000, help="training images per recipe (default 60000)")
     parser.add_argument("--device", action="append", help="cpu, cuda, ...; repeat for several (default: cpu and the accelerator)")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: as cnnlab.threads recommends)")
+    parser.add_argument("--repeats", type=int, default=1, help="times each recipe is timed, the median kept (default 1)")
     parser.add_argument("--contention", action="store_true", help="also time batch 8 alone and beside a busy process")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per contention run (default 1500)")
     parser.add_argument(
@@ -154,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train_dataset, test_dataset, source = data.load_mnist(options.mode)
             description = str(source)
-        table = benchmark.run_benchmark(train_dataset, test_dataset, options.images, options.device)
+        table = benchmark.run_benchmark(train_dataset, test_dataset, options.images, options.device, repeats=options.repeats)
         settings = {"PyTorch's default": default_threads, "cnnlab.threads": torch.get_num_threads()}
         busy = contention.contention_table(train_dataset, settings, options.steps) if options.contention else None
         profiles = profile_table(table, train_dataset) if options.profile else {}
@@ -182,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": date.today().isoformat(),
             "data": description,
             "images": options.images,
+            "repeats": options.repeats,
             "torch": torch.__version__,
             "cpu": cpu_name(),
             "cpu_cores": threads.available_cpus(),

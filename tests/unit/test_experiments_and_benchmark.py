@@ -93,10 +93,43 @@ def test_benchmark_recipes_train_on_the_same_images(sample):
     assert (table["images"] == 256).all()
     assert table["speed-up"].iloc[0] == 1.0
     assert ((table["seconds"] > 0) & table["test accuracy"].between(0, 1)).all()
-    # One floor per device, and every recipe's distance from it is its seconds over the floor.
-    assert table["floor seconds"].nunique() == 1
+    # One floor per device and precision, and every recipe's distance from it is its seconds over the floor.
+    by_name = {recipe.name: recipe for recipe in timed}
+    assert table["floor precision"].tolist() == ["bfloat16" if by_name[name].bfloat16 else "float32" for name in table.index]
+    assert (table.groupby("floor precision")["floor seconds"].nunique() == 1).all()
     assert (table["x floor"] * table["floor seconds"]).round(9).equals(table["seconds per 60,000 images"].round(9))
+    assert (table["repeats"] == 1).all() and (table["spread"] == 1.0).all()
     assert benchmark.fast_recipe(table) in table.index
+
+
+def test_benchmark_takes_the_median_of_repeats(sample, monkeypatch):
+    train_dataset, test_dataset, _ = sample
+    times = iter([5.0, 1.0, 9.0, 2.0, 4.0, 3.0])  # original: 5, 9, 4 -> median 5; tensors: 1, 2, 3 -> median 2
+
+    def fake_run(recipe, train_dataset, test_loader, num_images, device, seed):
+        seconds = next(times)
+        return {"recipe": recipe.name, "device": "cpu", "batch size": recipe.batch_size, "steps": 1, "images": 60_000,
+                "seconds": seconds, "seconds per 60,000 images": seconds, "images per second": 60_000 / seconds,
+                "test accuracy": 0.9}
+
+    monkeypatch.setattr(benchmark, "run_recipe", fake_run)
+    monkeypatch.setattr(benchmark, "matmul_gflops", lambda **kwargs: 100.0)
+    table = benchmark.run_benchmark(train_dataset, test_dataset, devices=["cpu"], recipes=benchmark.RECIPES[:2], repeats=3)
+    assert table["seconds"].tolist() == [5.0, 2.0] and table["speed-up"].tolist() == [1.0, 2.5]
+    assert table["spread"].tolist() == [9.0 / 4.0, 3.0] and (table["repeats"] == 3).all()
+    with pytest.raises(ValueError, match="repeats=0 must be a positive whole number"):
+        benchmark.run_benchmark(train_dataset, test_dataset, devices=["cpu"], repeats=0)
+
+
+def test_every_recipe_sees_the_images_in_the_same_order(sample):
+    """DataLoader(generator=g) would draw a base seed from g first and shuffle in another order than the tensors."""
+    train_dataset, _, _ = sample
+    cpu = torch.device("cpu")
+    original, tensors, larger = (benchmark._train_loader(r, train_dataset, 0, cpu) for r in benchmark.RECIPES[:3])
+    X_original, y_original = next(iter(original))
+    X_tensors, y_tensors = next(iter(tensors))
+    assert torch.equal(X_original, X_tensors) and torch.equal(y_original, y_tensors)
+    assert torch.equal(next(iter(larger))[1][:8], y_original), "a larger batch starts with the same images"
 
 
 def test_fast_recipe_keeps_the_accuracy():
@@ -209,6 +242,7 @@ def test_floor_measurements():
     bigger = models.SequentialCNN(channels=(20, 40))
     assert benchmark.training_flops_per_image(bigger) > benchmark.training_flops_per_image()
     assert benchmark.matmul_gflops(size=128, repeats=2) > 0
+    assert benchmark.matmul_gflops(size=64, repeats=1, dtype=torch.bfloat16) > 0
     with pytest.raises(ValueError, match="size=0, repeats=1: both must be positive"):
         benchmark.matmul_gflops(size=0, repeats=1)
 

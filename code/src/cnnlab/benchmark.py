@@ -25,14 +25,27 @@ machine at hand. The bfloat16 recipes are tried only on a device with
 bfloat16 arithmetic (:func:`bfloat16_problem` says why not elsewhere), since
 elsewhere its operations are emulated, slower than float32.
 
-The *floor* is the time the arithmetic alone would take: the floating-point
-operations of one training step (forward and backward, counted by
+The *floor* is a reference, not a bound: the floating-point operations of
+one training step (forward and backward, counted by
 :class:`torch.utils.flop_counter.FlopCounterMode`) per 60,000 images, divided
-by the speed of a large float32 matrix product on the same machine, with the
-same threads. No recipe can beat it; the ratio says how close one gets.
+by the speed of a large matrix product in the recipe's precision on the same
+machine, with the same threads (float32 for the float32 recipes, bfloat16 for
+the bfloat16 ones). A recipe could still beat it: a bfloat16 autocast step
+also runs some operations in float32, and on a CUDA GPU cuDNN may run float32
+convolutions in TF32 (``torch.backends.cudnn.allow_tf32`` is True by default)
+while the float32 matrix product does not. The ratio says how far a recipe is
+from the arithmetic done at a large matrix product's speed.
 
 All recipes run in one process, one after the other, so they share the
-machine's state; ``benchmarks/training_speed.py`` prints the table.
+machine's state. With ``repeats`` above 1 every recipe is timed that many
+times, the recipes taking turns, and the table gives the median;
+``benchmarks/training_speed.py`` prints it.
+
+Every recipe sees the training images in the same order: the original
+practical's ``DataLoader`` shuffles with a ``RandomSampler`` holding the seeded
+generator, exactly as :func:`cnnlab.loaders.tensor_loader` does. (Passing the
+generator to ``DataLoader(generator=...)`` instead would not: the loader draws
+its workers' base seed from that generator first, which shifts the order.)
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ from importlib import resources
 import pandas as pd
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import loaders, models, train
@@ -121,8 +134,10 @@ def _synchronise(device: torch.device) -> None:
         torch.accelerator.synchronize()
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu") -> float:
-    """Billions of floating-point operations per second of a ``size`` x ``size`` float32 matrix product, best of ``repeats``.
+def matmul_gflops(
+    size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> float:
+    """Billions of floating-point operations per second of a ``size`` x ``size`` matrix product in ``dtype``, best of ``repeats``.
 
     Raises
     ------
@@ -137,7 +152,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 5, device: torch.device | str
     if size < 1 or repeats < 1:
         raise ValueError(f"size={size}, repeats={repeats}: both must be positive, for example size=2048, repeats=5.")
     device = torch.device(device)
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
     a @ b  # warm-up: thread pool and, on a GPU, the kernel choice
     best = math.inf
     for _ in range(repeats):
@@ -171,8 +186,9 @@ def training_flops_per_image(model: nn.Module | None = None, input_shape: tuple[
 
 def _train_loader(recipe: Recipe, train_dataset: Dataset, seed: int, device: torch.device) -> DataLoader:
     if recipe.loader == "torchvision":
-        generator = torch.Generator().manual_seed(seed)
-        return DataLoader(train_dataset, batch_size=recipe.batch_size, shuffle=True, generator=generator)
+        # shuffle=True with the generator in the sampler, where tensor_loader has it too: the same order of images.
+        sampler = RandomSampler(train_dataset, generator=torch.Generator().manual_seed(seed))
+        return DataLoader(train_dataset, batch_size=recipe.batch_size, sampler=sampler)
     if recipe.loader == "tensors":
         X, y = (t.to(device) for t in loaders.dataset_to_tensors(train_dataset))
         if recipe.channels_last:
@@ -255,6 +271,7 @@ def run_benchmark(
     devices: list[str] | None = None,
     recipes: tuple[Recipe, ...] = RECIPES,
     seed: int = 0,
+    repeats: int = 1,
 ) -> pd.DataFrame:
     """Run every recipe on every device, with its speed-up over the first recipe and its distance from the floor.
 
@@ -271,15 +288,29 @@ def run_benchmark(
         arithmetic skips the bfloat16 ones (:func:`recipes_for`).
     seed : int
         Seed of the weights and the shuffling, the same for every recipe.
+    repeats : int, default 1
+        How often each recipe is timed, the recipes taking turns; the table
+        gives the median seconds. Every repeat trains from the same seed, so
+        the test accuracy is the first repeat's.
 
     Returns
     -------
     pandas.DataFrame
         One row per recipe and device, indexed by recipe: the columns of
-        :func:`run_recipe`, then ``speed-up`` (baseline seconds over these),
-        ``floor seconds`` (the arithmetic alone, per 60,000 images) and
-        ``x floor`` (seconds per 60,000 images over the floor).
+        :func:`run_recipe` (``seconds`` the median), then ``repeats``,
+        ``spread`` (the slowest repeat's seconds over the fastest's),
+        ``speed-up`` (baseline seconds over these), ``floor precision``,
+        ``floor seconds`` (the arithmetic alone per 60,000 images, at the speed
+        of a large matrix product in the recipe's precision) and ``x floor``
+        (seconds per 60,000 images over the floor).
+
+    Raises
+    ------
+    ValueError
+        If ``repeats`` is not a positive whole number.
     """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats={repeats!r} must be a positive whole number, for example 3 (the median of three timings).")
     if devices is None:
         accelerator = torch.accelerator.current_accelerator(check_available=True)
         devices = ["cpu"] + ([accelerator.type] if accelerator is not None else [])
@@ -288,13 +319,30 @@ def run_benchmark(
     for device in devices:
         X_test, y_test = (t.to(device) for t in loaders.dataset_to_tensors(test_dataset))
         test_loader = loaders.tensor_loader(X_test, y_test, batch_size=1000)
-        floor = flops * 60_000 / (matmul_gflops(device=device) * 1e9)
         kept, _ = recipes_for(device, recipes)
-        device_rows = [run_recipe(r, train_dataset, test_loader, num_images, device, seed) for r in kept]
+        floors = {"float32": flops * 60_000 / (matmul_gflops(device=device) * 1e9)}
+        if any(r.bfloat16 for r in kept):
+            floors["bfloat16"] = flops * 60_000 / (matmul_gflops(device=device, dtype=torch.bfloat16) * 1e9)
+        runs = [[] for _ in kept]
+        for _ in range(repeats):
+            for timings, recipe in zip(runs, kept):
+                timings.append(run_recipe(recipe, train_dataset, test_loader, num_images, device, seed))
+        device_rows = []
+        for recipe, timings in zip(kept, runs):
+            seconds = sorted(run["seconds"] for run in timings)
+            median = float(pd.Series(seconds).median())
+            row = dict(timings[0])
+            row["seconds"] = median
+            row["seconds per 60,000 images"] = median * 60_000 / row["images"]
+            row["images per second"] = row["images"] / median
+            row["repeats"] = repeats
+            row["spread"] = seconds[-1] / seconds[0]
+            row["floor precision"] = "bfloat16" if recipe.bfloat16 else "float32"
+            device_rows.append(row)
         for row in device_rows:
             row["speed-up"] = device_rows[0]["seconds per 60,000 images"] / row["seconds per 60,000 images"]
-            row["floor seconds"] = floor
-            row["x floor"] = row["seconds per 60,000 images"] / floor
+            row["floor seconds"] = floors[row["floor precision"]]
+            row["x floor"] = row["seconds per 60,000 images"] / row["floor seconds"]
         rows += device_rows
     return pd.DataFrame(rows).set_index("recipe")
 
@@ -495,4 +543,5 @@ def recorded_measurements() -> list[dict]:
     """
     folder = resources.files("cnnlab") / "measurements"
     records = [json.loads(path.read_text(encoding="utf-8")) for path in folder.iterdir() if path.name.endswith(".json")]
-    return sorted(records, key=lambda record: record["date"])
+    # The folder holds other chapters' records too (tissue-seeds.json): a benchmark record has recipe rows.
+    return sorted((record for record in records if "recipes" in record), key=lambda record: record["date"])
