@@ -1,5 +1,7 @@
 """Unit and property tests of cnnlab.conv against worked examples and PyTorch."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -194,3 +196,81 @@ def test_sobel_kernels():
 def test_empty_kernel_is_refused():
     with pytest.raises(ValueError, match=r"kernel has shape \(0, 0\), no numbers at all: pass at least a 1x1 array"):
         conv.conv2d(np.ones((4, 4)), np.zeros((0, 0)))
+
+
+def _input_window(layers, size: int) -> int:
+    """Side of the input region that the centre output pixel of ``layers`` depends on, found by autograd."""
+    x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    out = x
+    for kernel_size, stride in layers:
+        # Average pooling has the geometry of max-pooling, and a gradient on every pixel of its window.
+        out = F.avg_pool2d(out, kernel_size, stride)
+    centre = out.shape[-1] // 2
+    out[0, 0, centre, centre].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(dim=1)).flatten()
+    return int(rows.max() - rows.min() + 1)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [[(5, 1), (2, 2), (5, 1), (2, 2)], [(3, 1)], [(3, 2), (3, 2), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 1)], [(1, 1), (2, 2)]],
+)
+def test_receptive_fields_match_what_autograd_sees(layers):
+    sizes = conv.receptive_fields(layers)
+    assert sizes[-1] == _input_window(layers, size=64)
+    assert sizes == [conv.receptive_fields(layers[: i + 1])[-1] for i in range(len(layers))]
+
+
+@pytest.mark.parametrize(
+    ("layers", "error", "message"),
+    [
+        ([], ValueError, "layers is empty"),
+        ("55", TypeError, r"layers='55' must be a list of \(kernel_size, stride\) pairs"),
+        ([(5, 1), 3], TypeError, r"layers\[1\]=3 is not a \(kernel_size, stride\) pair"),
+        ([(5, 0)], ValueError, r"layers\[0\] stride=0 must be positive"),
+        ([(2.5, 1)], TypeError, r"layers\[0\] kernel_size=2.5 is a float"),
+    ],
+)
+def test_receptive_fields_refuse_bad_layers(layers, error, message):
+    with pytest.raises(error, match=message):
+        conv.receptive_fields(layers)
+
+
+@pytest.mark.parametrize("function", [conv.conv_layer_params, conv.linear_layer_params])
+@pytest.mark.parametrize("bias", ["no", None, 1, "False"])
+def test_parameter_counts_take_bias_as_true_or_false(function, bias):
+    with pytest.raises(TypeError, match=rf"bias={bias!r} is not True or False: pass bias=True .* or bias=False"):
+        function(3, 2, 3, bias=bias) if function is conv.conv_layer_params else function(3, 2, bias=bias)
+
+
+def test_parameter_counts_accept_numpy_booleans():
+    assert conv.conv_layer_params(3, 2, 3, bias=np.bool_(False)) == 54
+    assert conv.linear_layer_params(320, 50, bias=np.bool_(True)) == 16050
+
+
+@pytest.mark.parametrize(
+    ("shape", "padding", "message"),
+    [
+        # (10 + 2 * 100000) x (20 + 2 * 100000) pixels: the count and its size name both sides of the padded image.
+        ((10, 20), 10**5, r"padding=100000 would turn the 10x20 image into 40,006,000,200 pixels \(320 GB\)"),
+        # Just over the limit of 10**8 pixels: 10,003 x 10,003.
+        ((1, 1), 5001, r"padding=5001 would turn the 1x1 image into 100,060,009 pixels \(1 GB\), almost all zeros"),
+    ],
+)
+def test_huge_padding_is_refused_before_any_memory_is_used(shape, padding, message):
+    with pytest.raises(ValueError, match=message + r".*use a padding of at most the kernel size - 1"):
+        conv.conv2d(np.ones(shape), np.ones((1, 1)), padding=padding)
+
+
+@pytest.mark.parametrize(("shape", "kernel_size"), [((4, 6), (5, 2)), ((6, 4), (2, 5)), ((4, 4), (1, 5))])
+def test_a_pooling_window_too_big_in_one_direction_is_named(shape, kernel_size):
+    with pytest.raises(ValueError, match=rf"kernel_size={re.escape(str(kernel_size))} is larger than the image"):
+        conv.max_pool2d(np.zeros(shape), kernel_size=kernel_size)
+
+
+@pytest.mark.parametrize(
+    "function", [conv.conv_output_size, lambda *args: conv.conv2d(np.zeros((5, 5)), np.ones((3, 3)), *args[2:])]
+)
+def test_padding_minus_one_is_refused(function):
+    with pytest.raises(ValueError, match="padding=-1 must be non-negative: use a whole number >= 0"):
+        function(5, 3, -1)

@@ -16,6 +16,7 @@ IntOrPair = int | tuple[int, int]
 
 __all__ = [
     "conv_output_size",
+    "receptive_fields",
     "conv2d",
     "max_pool2d",
     "conv_layer_params",
@@ -78,6 +79,56 @@ def conv_output_size(size: int, kernel_size: int, padding: int = 0, stride: int 
             f"kernel_size={kernel_size} is larger than the padded input ({padded}): use a smaller kernel or more padding."
         )
     return (padded - kernel_size) // stride + 1
+
+
+def receptive_fields(layers: list[tuple[int, int]]) -> list[int]:
+    """Side of the input window that one output pixel depends on, after each layer of a stack.
+
+    Each layer is given as ``(kernel_size, stride)``; convolutions and pooling
+    count alike, and padding moves the window without changing its size. One
+    pixel after layer ``l`` sees ``r_l = r_{l-1} + (f_l - 1) * j_{l-1}`` input
+    pixels along each axis, where ``j_{l-1}``, the product of the strides
+    before it, is how far apart neighbouring pixels of layer ``l - 1`` sit on
+    the input; ``r_0 = j_0 = 1``.
+
+    Parameters
+    ----------
+    layers : list of (int, int)
+        ``(kernel_size, stride)`` of each layer, from the input on.
+
+    Returns
+    -------
+    list of int
+        The receptive field's side after each layer, in input pixels.
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a list of pairs, or a size is not a whole number.
+    ValueError
+        If ``layers`` is empty or a size is not positive.
+
+    Examples
+    --------
+    The network of Exercise 2: 5x5 convolution, 2x2 pooling with stride 2, twice.
+
+    >>> receptive_fields([(5, 1), (2, 2), (5, 1), (2, 2)])
+    [5, 6, 14, 16]
+    """
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers={layers!r} must be a list of (kernel_size, stride) pairs, for example [(5, 1), (2, 2)].")
+    if not layers:
+        raise ValueError("layers is empty: pass at least one (kernel_size, stride) pair.")
+    sizes, size, jump = [], 1, 1
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, (list, tuple)) or len(layer) != 2:
+            raise TypeError(f"layers[{index}]={layer!r} is not a (kernel_size, stride) pair: write it as (5, 1).")
+        kernel_size = whole_number(f"layers[{index}] kernel_size", layer[0])
+        stride = whole_number(f"layers[{index}] stride", layer[1])
+        size += (kernel_size - 1) * jump
+        jump *= stride
+        sizes.append(size)
+    return sizes
 
 
 _MAX_PADDED_PIXELS = 10**8  # 0.8 GB of float64: far beyond any image here, short of exhausting memory
@@ -185,6 +236,16 @@ def max_pool2d(image: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair | No
     return windows.max(axis=(2, 3))
 
 
+def _bias(bias: object) -> int:
+    """``bias`` as 1 (one bias per filter or unit) or 0, or a TypeError that names it: True or False only."""
+    if isinstance(bias, (bool, np.bool_)):
+        return int(bias)
+    raise TypeError(
+        f"bias={bias!r} is not True or False: pass bias=True (one bias per output channel or unit, PyTorch's "
+        "default) or bias=False (none)."
+    )
+
+
 def conv_layer_params(in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> int:
     """Number of learnable numbers in a 2-D convolutional layer.
 
@@ -195,7 +256,7 @@ def conv_layer_params(in_channels: int, out_channels: int, kernel_size: int, bia
     Raises
     ------
     TypeError, ValueError
-        If a size is not a positive whole number.
+        If a size is not a positive whole number, or ``bias`` is not True or False.
 
     Examples
     --------
@@ -205,7 +266,7 @@ def conv_layer_params(in_channels: int, out_channels: int, kernel_size: int, bia
     in_channels = whole_number("in_channels", in_channels)
     out_channels = whole_number("out_channels", out_channels)
     kernel_size = whole_number("kernel_size", kernel_size)
-    return out_channels * (in_channels * kernel_size**2 + int(bias))
+    return out_channels * (in_channels * kernel_size**2 + _bias(bias))
 
 
 def linear_layer_params(in_features: int, out_features: int, bias: bool = True) -> int:
@@ -214,7 +275,7 @@ def linear_layer_params(in_features: int, out_features: int, bias: bool = True) 
     Raises
     ------
     TypeError, ValueError
-        If a size is not a positive whole number.
+        If a size is not a positive whole number, or ``bias`` is not True or False.
 
     Examples
     --------
@@ -223,7 +284,7 @@ def linear_layer_params(in_features: int, out_features: int, bias: bool = True) 
     """
     in_features = whole_number("in_features", in_features)
     out_features = whole_number("out_features", out_features)
-    return out_features * (in_features + int(bias))
+    return out_features * (in_features + _bias(bias))
 
 
 def sobel_kernel(direction: str = "x") -> np.ndarray:
