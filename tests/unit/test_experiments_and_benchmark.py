@@ -61,27 +61,112 @@ def test_compare_models_refuses_bad_arguments(kwargs, error, message):
         experiments.compare_models(**arguments)
 
 
-def test_against_baseline_calls_only_separate_ranges_beyond_the_noise():
-    runs = pd.DataFrame(
-        {
-            "model": ["base"] * 3 + ["clearly better"] * 3 + ["overlapping"] * 3 + ["touching"] * 3,
-            "seed": [0, 1, 2] * 4,
-            "parameters": 1,
-            "training seconds": 1.0,
-            "test accuracy": [0.90, 0.91, 0.92, 0.95, 0.96, 0.97, 0.915, 0.93, 0.94, 0.92, 0.93, 0.94],
-        }
+def _runs(accuracies: dict[str, list[float]], seeds=(0, 1, 2)) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"model": name, "seed": seed, "parameters": 1, "training seconds": 1.0, "test accuracy": value}
+            for name, values in accuracies.items()
+            for seed, value in zip(seeds, values)
+        ]
     )
+
+
+def test_against_baseline_pairs_runs_by_seed():
+    # The ranges overlap, but every seed gains exactly one point: paired, that is far beyond the noise.
+    runs = _runs({"base": [0.90, 0.95, 0.92], "shifted": [0.91, 0.96, 0.93], "noisy": [0.92, 0.94, 0.93]})
     comparison = experiments.against_baseline(runs, "base")
-    assert comparison["beyond noise"].to_dict() == {"clearly better": True, "overlapping": False, "touching": False}
-    assert comparison.loc["clearly better", "difference (points)"] == 5.0
-    assert comparison.loc["overlapping", "spread (points)"] == 2.5
-    assert (comparison["baseline spread (points)"] == 2.0).all()
-    with pytest.raises(ValueError, match=r"baseline='other' is not among the models \['base'"):
-        experiments.against_baseline(runs, "other")
-    with pytest.raises(TypeError, match="runs must be the table that compare_models returns"):
-        experiments.summarise(runs.drop(columns="seed"))
-    with pytest.raises(ValueError, match="runs is empty"):
-        experiments.summarise(runs.iloc[:0])
+    assert list(comparison.index) == ["shifted", "noisy"]
+    assert comparison.loc["shifted", "difference (points)"] == pytest.approx(1.0)
+    assert comparison.loc["shifted", "beyond noise"]
+    assert not comparison.loc["noisy", "beyond noise"]
+    assert (comparison["seeds"] == 3).all()
+
+
+def test_against_baseline_agrees_with_scipy_and_bonferroni():
+    from scipy import stats
+
+    base = [0.90, 0.91, 0.92, 0.905]
+    better, close = [0.93, 0.935, 0.95, 0.925], [0.905, 0.90, 0.93, 0.91]
+    runs = _runs({"base": base, "a": better, "b": close}, seeds=(3, 1, 4, 5))
+    comparison = experiments.against_baseline(runs, "base", level=0.05)
+    for name, values in (("a", better), ("b", close)):
+        p = stats.ttest_rel(values, base).pvalue
+        assert comparison.loc[name, "p"] == pytest.approx(p, abs=1e-4)
+        # Two comparisons: each p doubled, each interval at 1 - 0.05 / 2.
+        assert comparison.loc[name, "p (Bonferroni)"] == pytest.approx(min(1, 2 * p), abs=1e-4)
+        assert comparison.loc[name, "coverage"] == 0.975
+        differences = (pd.Series(values) - pd.Series(base)) * 100
+        half = stats.t.ppf(1 - 0.025 / 2, df=3) * differences.std(ddof=1) / 2
+        assert comparison.loc[name, "low"] == pytest.approx(differences.mean() - half, abs=0.01)
+        assert comparison.loc[name, "high"] == pytest.approx(differences.mean() + half, abs=0.01)
+        # The verdict and the interval never disagree: beyond the noise exactly when the interval leaves out 0.
+        excludes_zero = comparison.loc[name, "low"] > 0 or comparison.loc[name, "high"] < 0
+        assert comparison.loc[name, "beyond noise"] == excludes_zero
+
+
+def test_against_baseline_refuses_what_it_cannot_pair():
+    runs = _runs({"base": [0.90, 0.91, 0.92], "other": [0.93, 0.94, 0.95]})
+    with pytest.raises(ValueError, match=r"baseline='missing' is not among the models \['base', 'other'\]"):
+        experiments.against_baseline(runs, "missing")
+    with pytest.raises(ValueError, match=r"level=1.5 must lie strictly between 0 and 1"):
+        experiments.against_baseline(runs, "base", level=1.5)
+    unpaired = pd.concat([_runs({"base": [0.9, 0.91]}, seeds=(0, 1)), _runs({"other": [0.92, 0.93]}, seeds=(2, 3))])
+    with pytest.raises(ValueError, match=r"'other' shares 0 seed\(s\) with the baseline 'base': train both on the same seeds"):
+        experiments.against_baseline(unpaired, "base")
+
+
+def test_summarise_and_against_baseline_refuse_another_table():
+    runs = _runs({"base": [0.90, 0.91, 0.92], "other": [0.93, 0.94, 0.95]})
+    for function in (experiments.summarise, lambda table: experiments.against_baseline(table, "base")):
+        with pytest.raises(TypeError, match="runs must be the table that compare_models returns"):
+            function(runs.drop(columns="seed"))
+        with pytest.raises(ValueError, match="runs is empty"):
+            function(runs.iloc[:0])
+
+
+@pytest.mark.parametrize(
+    ("difference", "p", "level", "beyond"),
+    [
+        (3.0, 0.001, 0.05, True),
+        (-1.0, 0.05, 0.05, True),  # at the level: a test at 5% rejects
+        (-1.0, 0.0501, 0.05, False),
+        (-1.0, 0.2, 0.05, False),
+        (2.0, 0.03, 0.01, False),
+    ],
+)
+def test_verdicts_say_beyond_the_noise_only_when_the_test_does(difference, p, level, beyond):
+    comparison = pd.DataFrame(
+        {
+            "seeds": [3],
+            "difference (points)": [difference],
+            "low": [difference - 1],
+            "high": [difference + 1],
+            "coverage": [0.9875],
+            "p (Bonferroni)": [p],
+        },
+        index=["variant"],
+    )
+    (sentence,) = experiments.verdicts(comparison, level=level)
+    assert ("beyond the seed-to-seed noise" in sentence) is beyond
+    assert ("within the seed-to-seed noise" in sentence) is not beyond
+    assert sentence.startswith(f"variant: {'better' if difference > 0 else 'worse'} by {abs(difference):.2f} points")
+    assert "(98.75% interval" in sentence and "over 3 seeds" in sentence
+
+
+def test_verdicts_follow_the_paired_test_of_real_runs():
+    runs = _runs({"base": [0.90, 0.95, 0.92], "shifted": [0.91, 0.96, 0.93], "noisy": [0.92, 0.94, 0.93]})
+    shifted, noisy = experiments.verdicts(experiments.against_baseline(runs, "base"))
+    assert "beyond the seed-to-seed noise" in shifted and "within the seed-to-seed noise" in noisy
+
+
+def test_verdicts_refuse_another_table():
+    with pytest.raises(TypeError, match="comparison must be the table that against_baseline returns"):
+        experiments.verdicts(pd.DataFrame({"difference (points)": [1.0]}))
+    comparison = pd.DataFrame(
+        {"seeds": [3], "difference (points)": [1.0], "low": [0.0], "high": [2.0], "coverage": [0.95], "p (Bonferroni)": [0.01]}
+    )
+    with pytest.raises(ValueError, match="level=0 must lie strictly between 0 and 1"):
+        experiments.verdicts(comparison, level=0)
 
 
 def test_benchmark_recipes_train_on_the_same_images(sample):

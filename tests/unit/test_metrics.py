@@ -41,3 +41,36 @@ def test_labels_of_different_kinds_are_refused():
     ):
         metrics.misclassified([3, 1], ["3", "1"])
     assert metrics.misclassified(np.array([3, 1]), np.array([3.0, 2.0])).tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("correct", "total", "confidence"), [(966, 1000, 0.95), (919, 1000, 0.95), (3, 7, 0.9), (0, 10, 0.95), (10, 10, 0.99)]
+)
+def test_wilson_interval_agrees_with_scipy(correct, total, confidence):
+    from scipy.stats import binomtest
+
+    expected = binomtest(correct, total).proportion_ci(confidence, method="wilson")
+    low, high = metrics.wilson_interval(correct, total, confidence)
+    assert low == pytest.approx(expected.low, abs=1e-12) and high == pytest.approx(expected.high, abs=1e-12)
+    assert 0 <= low <= correct / total <= high <= 1
+
+
+def test_wilson_interval_narrows_with_more_test_images():
+    small = metrics.wilson_interval(90, 100)
+    large = metrics.wilson_interval(900, 1000)
+    assert large[1] - large[0] < small[1] - small[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((5, 0), ValueError, "total=0 must be positive"),
+        ((11, 10), ValueError, "correct=11 is larger than total=10"),
+        ((-1, 10), ValueError, "correct=-1 must be non-negative"),
+        ((0.5, 10), TypeError, "correct=0.5 is a float"),
+        ((5, 10, 95), ValueError, r"confidence=95 must lie strictly between 0 and 1"),
+    ],
+)
+def test_wilson_interval_refuses_bad_counts(args, error, message):
+    with pytest.raises(error, match=message):
+        metrics.wilson_interval(*args)

@@ -3,9 +3,10 @@
 A single training run is one draw: another seed gives other initial weights
 and another order of batches, and so another test accuracy. An honest
 ablation trains every variant on the same few seeds (:func:`compare_models`),
-reports each variant's mean and spread (:func:`summarise`), and calls a
-difference real only when it is larger than that spread
-(:func:`against_baseline`).
+reports each variant's mean and spread (:func:`summarise`), compares each
+variant with a baseline seed by seed, with a paired test
+(:func:`against_baseline`), and words the verdict from that test alone
+(:func:`verdicts`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch.nn as nn
 
 from . import arguments, loaders, models, train
 
-__all__ = ["against_baseline", "compare_models", "summarise"]
+__all__ = ["against_baseline", "compare_models", "summarise", "verdicts"]
 
 
 def compare_models(
@@ -149,13 +150,19 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def against_baseline(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """How far each model's accuracy lies from the baseline's, and whether that exceeds the seed-to-seed noise.
+def against_baseline(runs: pd.DataFrame, baseline: str, level: float = 0.05) -> pd.DataFrame:
+    """Each model against the baseline, paired by seed, with a test of whether the difference exceeds the noise.
 
-    A difference counts as beyond the noise only when the two ranges of
-    accuracies over the seeds do not overlap: every run of the model beat (or
-    lost to) every run of the baseline. With a few seeds that is a sign worth
-    following up, not a proof.
+    Within one seed two models start from the same random state and see the
+    same batches, so the difference of their test accuracies on that seed is
+    one paired measurement. Over the seeds these differences give a mean, a
+    t-interval and a paired t-test (which assumes them roughly normal: with a
+    few seeds that cannot be checked). Several models are compared at once,
+    so each comparison is held to Bonferroni's share of ``level``: with ``m``
+    models, its p-value is multiplied by ``m`` and its interval covers
+    ``1 - level / m``. ``beyond noise`` holds when that adjusted p is at most
+    ``level``, which is exactly when the interval leaves out 0. The test is
+    about this test set: the seeds vary the training, not the test images.
 
     Parameters
     ----------
@@ -163,40 +170,134 @@ def against_baseline(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
         The table of :func:`compare_models`.
     baseline : str
         The model the others are compared with.
+    level : float, default 0.05
+        Significance level of the whole family of comparisons.
 
     Returns
     -------
     pandas.DataFrame
-        One row per other model: the difference of mean accuracies in
-        percentage points, the spread (highest minus lowest accuracy, in
-        points) of the model and of the baseline, and ``beyond noise``.
+        One row per other model: the seeds it shares with the baseline, the
+        mean paired difference of test accuracy in percentage points, its
+        interval (``low``, ``high``) and that interval's ``coverage``, the
+        paired t-test's p, the adjusted p, and ``beyond noise``.
 
     Raises
     ------
     ValueError
-        If ``baseline`` is not one of the models.
+        If ``baseline`` is not one of the models, a model shares fewer than
+        two seeds with it, or ``level`` is not strictly between 0 and 1.
 
     Examples
     --------
-    >>> runs = pd.DataFrame({"model": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3, "parameters": 10,
-    ...                      "training seconds": 1.0, "test accuracy": [0.90, 0.92, 0.95, 0.97, 0.91, 0.94]})
-    >>> against_baseline(runs, "a")[["difference (points)", "beyond noise"]]
-           difference (points)  beyond noise
+    >>> runs = pd.DataFrame({"model": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "seed": [0, 1, 2] * 3,
+    ...                      "parameters": 10, "training seconds": 1.0,
+    ...                      "test accuracy": [0.90, 0.92, 0.91, 0.95, 0.97, 0.96, 0.91, 0.92, 0.93]})
+    >>> against_baseline(runs, "a")[["difference (points)", "coverage", "p (Bonferroni)", "beyond noise"]]
+           difference (points)  coverage  p (Bonferroni)  beyond noise
     model
-    b                      5.0          True
-    c                      1.5         False
+    b                      5.0     0.975          0.0000          True
+    c                      1.0     0.975          0.4508         False
     """
-    summary = summarise(runs)
-    if baseline not in summary.index:
-        raise ValueError(f"baseline={baseline!r} is not among the models {list(summary.index)}: pass one of them.")
-    base = summary.loc[baseline]
-    others = summary.drop(index=baseline)
-    overlap = (others["lowest"] <= base["highest"]) & (others["highest"] >= base["lowest"])
-    return pd.DataFrame(
-        {
-            "difference (points)": ((others["mean accuracy"] - base["mean accuracy"]) * 100).round(2),
-            "spread (points)": ((others["highest"] - others["lowest"]) * 100).round(2),
-            "baseline spread (points)": round((base["highest"] - base["lowest"]) * 100, 2),
-            "beyond noise": ~overlap,
+    from scipy import stats  # here, not at the top: the chapters that only train need not import it
+
+    _check_runs(runs)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level={level!r} must lie strictly between 0 and 1: pass for example 0.05.")
+    by_seed = runs.pivot_table(index="seed", columns="model", values="test accuracy", sort=False)
+    models_in_order = list(dict.fromkeys(runs["model"]))
+    if baseline not in models_in_order:
+        raise ValueError(f"baseline={baseline!r} is not among the models {models_in_order}: pass one of them.")
+    others = [name for name in models_in_order if name != baseline]
+    each = level / max(len(others), 1)  # Bonferroni: each comparison's share of the level
+    rows = {}
+    for name in others:
+        differences = ((by_seed[name] - by_seed[baseline]) * 100).dropna()
+        n = len(differences)
+        if n < 2:
+            raise ValueError(
+                f"{name!r} shares {n} seed(s) with the baseline {baseline!r}: train both on the same seeds, at least two, "
+                "for example seeds=(0, 1, 2)."
+            )
+        mean, spread = differences.mean(), differences.std(ddof=1)
+        if spread == 0:
+            # Every seed gave the same difference: no noise to weigh it against.
+            p_value, half = (1.0 if mean == 0 else 0.0), 0.0
+        else:
+            t = mean / (spread / n**0.5)
+            p_value = float(2 * stats.t.sf(abs(t), df=n - 1))
+            half = float(stats.t.ppf(1 - each / 2, df=n - 1) * spread / n**0.5)
+        rows[name] = {
+            "seeds": n,
+            "difference (points)": mean,
+            "low": mean - half,
+            "high": mean + half,
+            "coverage": 1 - each,
+            "p": p_value,
+            "p (Bonferroni)": min(1.0, p_value * len(others)),
         }
-    )
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "model"
+    table["beyond noise"] = table["p (Bonferroni)"] <= level
+    return table.round({"difference (points)": 2, "low": 2, "high": 2, "coverage": 4, "p": 4, "p (Bonferroni)": 4})
+
+
+def verdicts(comparison: pd.DataFrame, level: float = 0.05) -> list[str]:
+    """One sentence per model of :func:`against_baseline`: its difference, and whether it exceeds the noise.
+
+    The words "beyond the seed-to-seed noise" appear only when the adjusted p
+    is at most ``level``; otherwise the sentence says that the runs cannot
+    tell the model from the baseline, which is not the same as showing that
+    the two are equal.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        The table of :func:`against_baseline`.
+    level : float, default 0.05
+        The level ``against_baseline`` used.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        If ``comparison`` lacks the columns of :func:`against_baseline`.
+    ValueError
+        If ``level`` is not strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> comparison = pd.DataFrame({"seeds": [3, 3], "difference (points)": [3.5, -1.0], "low": [2.9, -2.6],
+    ...                            "high": [4.1, 0.6], "coverage": 0.975, "p (Bonferroni)": [0.004, 0.12]},
+    ...                           index=["bn", "dropout"])
+    >>> for sentence in verdicts(comparison):
+    ...     print(sentence)
+    bn: better by 3.50 points (97.5% interval 2.90 to 4.10) over 3 seeds,
+    beyond the seed-to-seed noise (adjusted p = 0.004 <= 0.05).
+    dropout: worse by 1.00 points (97.5% interval -2.60 to 0.60) over 3 seeds,
+    within the seed-to-seed noise (adjusted p = 0.12 > 0.05): these runs cannot tell it from the baseline.
+    """
+    needed = {"seeds", "difference (points)", "low", "high", "coverage", "p (Bonferroni)"}
+    if not isinstance(comparison, pd.DataFrame) or not needed <= set(comparison.columns):
+        raise TypeError(f"comparison must be the table that against_baseline returns, with columns {sorted(needed)}.")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level={level!r} must lie strictly between 0 and 1: pass the level against_baseline used.")
+    sentences = []
+    for name, row in comparison.iterrows():
+        difference = row["difference (points)"]
+        direction = "better" if difference > 0 else "worse" if difference < 0 else "different"
+        measured = (
+            f"{name}: {direction} by {abs(difference):.2f} points ({row['coverage'] * 100:.4g}% interval {row['low']:.2f} to "
+            f"{row['high']:.2f}) over {int(row['seeds'])} seeds"
+        )
+        p = row["p (Bonferroni)"]
+        if p <= level:
+            sentences.append(f"{measured}, beyond the seed-to-seed noise (adjusted p = {p:.3g} <= {level:g}).")
+        else:
+            sentences.append(
+                f"{measured}, within the seed-to-seed noise (adjusted p = {p:.3g} > {level:g}): "
+                "these runs cannot tell it from the baseline."
+            )
+    return sentences

@@ -1,4 +1,5 @@
-"""Label checks around scikit-learn's confusion matrix, and the indices of the wrong predictions.
+"""Label checks around scikit-learn's confusion matrix, the indices of the wrong predictions, and how far
+an accuracy measured on a finite test set can be trusted.
 
 The scores themselves (accuracy, precision, recall, F1) are the student's to
 compute with ``sklearn.metrics`` in Exercise 2.3.
@@ -6,11 +7,13 @@ compute with ``sklearn.metrics`` in Exercise 2.3.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 from .arguments import whole_number
 
-__all__ = ["confusion", "misclassified"]
+__all__ = ["confusion", "misclassified", "wilson_interval"]
 
 
 def _labels(name: str, values) -> np.ndarray:
@@ -77,3 +80,60 @@ def misclassified(y_true, y_pred) -> np.ndarray:
     """
     y_true, y_pred = _pair(y_true, y_pred)
     return np.flatnonzero(y_true != y_pred)
+
+
+def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion, such as an accuracy of ``correct`` out of ``total`` test images.
+
+    A test set is a sample: another 1,000 digits drawn the same way would give
+    another accuracy. The interval covers the accuracy on all such digits with
+    the given confidence, treating the test images as independent draws; it
+    says nothing about other kinds of images. Unlike the textbook
+    ``p +- z * sqrt(p(1 - p)/n)``, Wilson's interval stays inside [0, 1] and
+    keeps its coverage near 0 and 1 (Brown, Cai and DasGupta, 2001).
+
+    Parameters
+    ----------
+    correct : int
+        Number of correct predictions (successes).
+    total : int
+        Number of test examples (trials).
+    confidence : float, default 0.95
+        Coverage of the interval, strictly between 0 and 1.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The interval's bounds, as proportions between 0 and 1.
+
+    Raises
+    ------
+    TypeError
+        If ``correct`` or ``total`` is not a whole number.
+    ValueError
+        If ``total`` is not positive, ``correct`` lies outside 0..``total``, or
+        ``confidence`` is not strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(966, 1000)
+    >>> round(low, 4), round(high, 4)
+    (0.9529, 0.9756)
+    >>> wilson_interval(0, 10)[0]
+    0.0
+    """
+    total = whole_number("total", total)
+    correct = whole_number("correct", correct, minimum=0)
+    if correct > total:
+        raise ValueError(f"correct={correct} is larger than total={total}: count the correct predictions among the total.")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must lie strictly between 0 and 1: pass for example 0.95.")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = correct / total
+    denominator = 1 + z**2 / total
+    centre = (p + z**2 / (2 * total)) / denominator
+    half = z * ((p * (1 - p) / total + z**2 / (4 * total**2)) ** 0.5) / denominator
+    # At 0 or all correct the bound is exactly 0 or 1; computed, it would miss by a rounding error.
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == total else min(1.0, centre + half)
+    return low, high
