@@ -5,8 +5,8 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from booktools.book import Book
 from bookpaths import ROOT
+from booktools.book import Book
 
 SECTION = "## What you will learn"
 DOC_ROLE = re.compile(r"\{doc\}`(?:[^`<]*<\s*([^`>]+?)\s*>|([^`<>]+))`")
