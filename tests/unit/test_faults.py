@@ -577,6 +577,18 @@ for name, action, error, words in [
     ("loss_curve_figure(window=0)", call(figures.loss_curve_figure, [1.0, 0.5], window=0), ValueError, ("window=0",)),
     ("loss_curve_figure([])", call(figures.loss_curve_figure, []), ValueError, ("losses is empty",)),
     (
+        "digit_grid(the model's scores as y_pred)",
+        call(figures.digit_grid, torch.zeros(2, 28, 28), [1, 2], torch.zeros(2, 10)),
+        ValueError,
+        ("y_pred has shape (2, 10)", "y_pred.argmax(dim=1)"),
+    ),
+    (
+        "conv_layer_params(bias='no')",
+        call(conv.conv_layer_params, 3, 2, 3, bias="no"),
+        TypeError,
+        ("bias='no' is not True or False", "bias=True", "bias=False"),
+    ),
+    (
         "feature_maps_figure(no maps)",
         call(figures.feature_maps_figure, np.ones((28, 28)), np.ones((0, 24, 24))),
         ValueError,
@@ -633,6 +645,15 @@ for name, action, error, words in [
     ("confusion(lengths differ)", call(metrics.confusion, [0, 1], [0]), ValueError, ("y_true has 2 labels but y_pred has 1",)),
 ]:
     probe("helpers", name, action, error, *words)
+
+
+def losses_that_require_grad(tmp_path, monkeypatch):
+    weight = torch.ones(1, requires_grad=True)
+    fig = figures.loss_curve_figure([(weight * 2.0).sum(), (weight * 1.0).sum()], window=2)
+    return f"{fig.axes[0].lines[0].get_ydata().tolist()} drawn"
+
+
+probe("helpers", "loss_curve_figure(losses kept as tensors)", losses_that_require_grad, None, "[2.0, 1.0] drawn")
 
 
 def cgroup_period_zero(tmp_path, monkeypatch):

@@ -40,6 +40,29 @@ def test_digit_grid_errors(args, message):
         figures.digit_grid(*args)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # The model's scores passed where the predicted digits belong.
+        (
+            (np.zeros((3, 28, 28)), [1, 2, 3], torch.randn(3, 10)),
+            r"y_pred has shape \(3, 10\), one score per class .* y_pred.argmax\(dim=1\)",
+        ),
+        ((np.zeros((3, 28, 28)), np.eye(3)), r"y_true has shape \(3, 3\), one score per class"),
+        ((np.zeros((2, 28, 28)), [1, 2], [[1], [2], [3]]), r"y_pred has shape \(3, 1\): pass one digit per image, shape \(N,\)"),
+        ((np.zeros((2, 28, 28)), [1, 2], [1, 2, 3]), "got 2 images but 3 labels"),
+    ],
+)
+def test_digit_grid_names_labels_that_are_not_one_digit_per_image(args, message):
+    with pytest.raises(ValueError, match=message):
+        figures.digit_grid(*args)
+
+
+def test_digit_grid_takes_tensors_of_digits():
+    fig = figures.digit_grid(torch.zeros(2, 1, 28, 28), torch.tensor([3, 4]), torch.tensor([3, 9]))
+    assert titles(fig)[:2] == ["true 3\npred 3", "true 4\npred 9"]
+
+
 def test_confusion_figure_writes_counts_and_labels():
     matrix = np.array([[5, 1], [0, 4]])
     fig = figures.confusion_figure(matrix)
@@ -78,6 +101,34 @@ def test_loss_curve_figure():
         figures.loss_curve_figure([])
     with pytest.raises(ValueError, match="window=0 must be positive"):
         figures.loss_curve_figure([1.0], window=0)
+
+
+def test_loss_curve_figure_detaches_losses_kept_as_tensors():
+    weight = torch.ones(1, requires_grad=True)
+    losses = [(weight * value).sum() for value in (2.0, 1.0, 0.5)]  # loss, not loss.item(): each still requires grad
+    fig = figures.loss_curve_figure(losses, window=2)
+    each, mean = fig.axes[0].lines[:2]
+    np.testing.assert_allclose(each.get_ydata(), [2.0, 1.0, 0.5])
+    np.testing.assert_allclose(mean.get_ydata(), [1.5, 0.75])
+    fig = figures.loss_curve_figure(torch.stack(losses), window=1)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [2.0, 1.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("losses", "error", "message"),
+    [
+        (
+            [1.0, torch.ones(4)],
+            ValueError,
+            r"losses\[1\] is a tensor of shape \(4,\), not one loss: pass one number per step, loss.item\(\)",
+        ),
+        ([1.0, "0.5x"], TypeError, r"losses\[1\] is '0.5x', not a number: pass the loss of each step"),
+        (3.0, TypeError, r"losses is a float: pass a list of the loss of each step"),
+    ],
+)
+def test_loss_curve_figure_names_what_is_not_a_loss(losses, error, message):
+    with pytest.raises(error, match=message):
+        figures.loss_curve_figure(losses)
 
 
 def test_ablation_figure_shows_every_run_and_each_mean():

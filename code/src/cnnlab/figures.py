@@ -31,6 +31,19 @@ def _as_numpy(values) -> np.ndarray:
     return np.asarray(values)
 
 
+def _labels(name: str, values) -> np.ndarray:
+    """``values`` as one digit per image, or a ValueError naming ``name``: scores per class are not labels."""
+    labels = _as_numpy(values)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            f"{name} has shape {labels.shape}, one score per class for each image, not one digit per image: "
+            f"pass the predicted digits, {name}.argmax(dim=1) (or outputs.argmax(dim=1) of the model's outputs)."
+        )
+    if labels.ndim != 1:
+        raise ValueError(f"{name} has shape {labels.shape}: pass one digit per image, shape (N,).")
+    return labels
+
+
 def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
     """Digits with their true label and, if given, the predicted one (wrong ones in red).
 
@@ -39,23 +52,34 @@ def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
     images : array or tensor (N, 1, H, W) or (N, H, W)
     y_true : array (N,)
     y_pred : array (N,), optional
+        The predicted digits; the model's scores (N, 10) are refused with the fix, ``.argmax(dim=1)``.
     ncols : int, default 8
 
     Raises
     ------
     ValueError
-        If the numbers of images and labels differ, or there are no images.
+        If the numbers of images and labels differ, there are no images, or the labels are not one digit per image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> digit_grid(torch.zeros(2, 1, 28, 28), torch.tensor([3, 4]), torch.zeros(2, 10))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: y_pred has shape (2, 10), one score per class for each image, not one digit per image: ...
     """
     ncols = whole_number("ncols", ncols)
     images = _as_numpy(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images has shape {images.shape}: pass a batch of images, (N, 1, H, W) or (N, H, W).")
     images = images.reshape(len(images), *images.shape[-2:]) if images.ndim == 4 else images
-    y_true = _as_numpy(y_true)
+    y_true = _labels("y_true", y_true)
+    y_pred = None if y_pred is None else _labels("y_pred", y_pred)
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image.")
-    if len(y_true) != len(images) or (y_pred is not None and len(_as_numpy(y_pred)) != len(images)):
-        raise ValueError(f"got {len(images)} images but {len(y_true)} labels: pass one label per image.")
+    if len(y_true) != len(images) or (y_pred is not None and len(y_pred) != len(images)):
+        labels = len(y_true) if len(y_true) != len(images) else len(y_pred)
+        raise ValueError(f"got {len(images)} images but {labels} labels: pass one label per image.")
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows), squeeze=False)
     for index, ax in enumerate(axes.flat):
@@ -66,7 +90,7 @@ def digit_grid(images, y_true, y_pred=None, ncols: int = 8) -> Figure:
         if y_pred is None:
             ax.set_title(f"{y_true[index]}", fontsize=10)
         else:
-            predicted = _as_numpy(y_pred)[index]
+            predicted = y_pred[index]
             wrong = predicted != y_true[index]
             ax.set_title(f"true {y_true[index]}\npred {predicted}", fontsize=9, color="tab:red" if wrong else "black")
     fig.tight_layout()
@@ -157,15 +181,48 @@ def feature_maps_figure(image, maps, title: str = "feature maps") -> Figure:
     return fig
 
 
+def _loss_values(losses) -> np.ndarray:
+    """``losses`` as float64 numbers, one per step: numbers, or losses as tensors (detached here)."""
+    if isinstance(losses, torch.Tensor):
+        return losses.detach().cpu().double().numpy().reshape(-1)
+    if isinstance(losses, (str, bytes)) or not hasattr(losses, "__len__"):
+        raise TypeError(
+            f"losses is a {type(losses).__name__}: pass a list of the loss of each step, such as losses.append(loss.item())."
+        )
+    values = []
+    for step, value in enumerate(losses):
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(
+                    f"losses[{step}] is a tensor of shape {tuple(value.shape)}, not one loss: "
+                    "pass one number per step, loss.item()."
+                )
+            value = value.detach().cpu().item()
+        try:
+            values.append(float(value))
+        except (TypeError, ValueError):
+            raise TypeError(f"losses[{step}] is {value!r:.40}, not a number: pass the loss of each step, loss.item().") from None
+    return np.asarray(values, dtype=float)
+
+
 def loss_curve_figure(losses, window: int = 100) -> Figure:
     """Training loss per step, and its moving average over ``window`` steps.
 
+    Parameters
+    ----------
+    losses : list of numbers, or of loss tensors
+        The loss of each step. Losses kept as tensors (``loss`` rather than
+        ``loss.item()``), even ones that still require grad, are detached here.
+    window : int, default 100
+
     Raises
     ------
+    TypeError
+        If ``losses`` is not a sequence of numbers (or of one-number tensors).
     ValueError
-        If ``losses`` is empty or ``window`` is not positive.
+        If ``losses`` is empty, a tensor in it holds more than one number, or ``window`` is not positive.
     """
-    losses = _as_numpy(losses).astype(float)
+    losses = _loss_values(losses)
     if losses.size == 0:
         raise ValueError("losses is empty: train for at least one step first.")
     window = whole_number("window", window)
