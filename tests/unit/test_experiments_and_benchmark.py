@@ -191,7 +191,10 @@ def test_benchmark_takes_the_median_of_repeats(sample, monkeypatch):
     train_dataset, test_dataset, _ = sample
     times = iter([5.0, 1.0, 9.0, 2.0, 4.0, 3.0])  # original: 5, 9, 4 -> median 5; tensors: 1, 2, 3 -> median 2
 
-    def fake_run(recipe, train_dataset, test_loader, num_images, device, seed):
+    warmed = []
+
+    def fake_run(recipe, train_dataset, test_loader, num_images, device, seed, warm_up=True):
+        warmed.append(warm_up)
         seconds = next(times)
         return {"recipe": recipe.name, "device": "cpu", "batch size": recipe.batch_size, "steps": 1, "images": 60_000,
                 "seconds": seconds, "seconds per 60,000 images": seconds, "images per second": 60_000 / seconds,
@@ -202,6 +205,7 @@ def test_benchmark_takes_the_median_of_repeats(sample, monkeypatch):
     table = benchmark.run_benchmark(train_dataset, test_dataset, devices=["cpu"], recipes=benchmark.RECIPES[:2], repeats=3)
     assert table["seconds"].tolist() == [5.0, 2.0] and table["speed-up"].tolist() == [1.0, 2.5]
     assert table["spread"].tolist() == [9.0 / 4.0, 3.0] and (table["repeats"] == 3).all()
+    assert warmed == [True, True, False, False, False, False], "the recipes take turns, and only the first round warms up"
     with pytest.raises(ValueError, match="repeats=0 must be a positive whole number"):
         benchmark.run_benchmark(train_dataset, test_dataset, devices=["cpu"], repeats=0)
 
@@ -229,6 +233,16 @@ def test_fast_recipe_keeps_the_accuracy():
         benchmark.fast_recipe(pd.concat([table, table.assign(device="cuda")]))
     with pytest.raises(ValueError, match="tolerance=-0.1 must be 0 or more"):
         benchmark.fast_recipe(table, tolerance=-0.1)
+
+
+def test_undetectable_drop_shrinks_with_the_test_set():
+    assert benchmark.undetectable_drop(0.96, 1_000) == pytest.approx(1.96 * (2 * 0.96 * 0.04 / 1_000) ** 0.5)
+    assert benchmark.undetectable_drop(0.96, 10_000) == pytest.approx(benchmark.undetectable_drop(0.96, 1_000) / 10**0.5)
+    assert benchmark.undetectable_drop(1.0, 1_000) == 0.0
+    with pytest.raises(ValueError, match="accuracy=96 must lie between 0 and 1"):
+        benchmark.undetectable_drop(96, 1_000)
+    with pytest.raises(ValueError, match="test_images=0 must be a positive whole number"):
+        benchmark.undetectable_drop(0.96, 0)
 
 
 def test_fast_recipe_can_take_the_accuracy_of_another_run():
@@ -296,7 +310,8 @@ def test_the_benchmark_script_profiles_the_original_and_the_fast_recipe(tmp_path
             index=pd.Index(["loading batches", "convolutions, forward"], name="operations"),
         )
 
-    monkeypatch.setattr("cnnlab.data.load_mnist", lambda mode=None: ("the training digits", None, "test digits"))
+    # 1,000 test images: a drop of 1.7 points cannot be told from noise, the third recipe's 6 points can.
+    monkeypatch.setattr("cnnlab.data.load_mnist", lambda mode=None: ("the training digits", [None] * 1000, "test digits"))
     monkeypatch.setattr("cnnlab.benchmark.run_benchmark", lambda *args, **kwargs: table)
     monkeypatch.setattr("cnnlab.benchmark.profile_recipe", profile)
     assert benchmark_script().main(["--profile", "--json", str(tmp_path / "run.json")]) == 0
