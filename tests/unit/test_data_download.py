@@ -223,3 +223,52 @@ def test_checksum_mismatch_names_the_mirror(tmp_path, monkeypatch, local_checksu
             data.download_mnist(tmp_path, mirrors=[server.url], retries=1)
     finally:
         server.close()
+
+
+def test_the_wait_for_another_process_lock_respects_the_deadline(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    holder = FileLock(str(folder / ".lock"))
+    holder.acquire()
+    waits = []
+    acquire = FileLock.acquire
+
+    def recorded(self, timeout=None, *args, **kwargs):
+        waits.append(timeout)
+        return acquire(self, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(FileLock, "acquire", recorded)
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing is fetched while another process holds the lock")
+
+    try:
+        with pytest.warns(UserWarning, match="giving up after 0.4 s"):
+            with pytest.raises(data.MNISTDownloadError) as caught:
+                data.download_mnist(folder, mirrors=["http://127.0.0.1:9/"], deadline=0.4, opener=never)
+    finally:
+        holder.release()
+    message = str(caught.value)
+    assert f"Another process has held {folder / '.lock'} for 0.4 s" in message
+    assert "no longer than its deadline (deadline=0.4 s)" in message and "pass a longer deadline" in message
+    assert f"delete {folder / '.lock'}" in message
+    assert ".lock" in caught.value.reason
+    # The waits on the lock add up to the deadline, not to cache_lock's own 600 s.
+    assert sum(waits) == pytest.approx(0.4)
+
+
+def test_auto_falls_back_to_the_sample_when_the_lock_outlasts_the_deadline(tmp_path):
+    from filelock import FileLock
+
+    (tmp_path / "full").mkdir()
+    holder = FileLock(str(tmp_path / "full" / ".lock"))
+    holder.acquire()
+    try:
+        with pytest.warns(UserWarning, match="Waiting for another process"):
+            source = data.prepare_mnist("auto", tmp_path, mirrors=["http://127.0.0.1:9/"], deadline=0.5)
+    finally:
+        holder.release()
+    assert source.kind == "sample"
+    assert "another process held" in source.note and ".lock" in source.note

@@ -275,7 +275,7 @@ def lock_held(tmp_path, monkeypatch):
         holder.release()
 
 
-probe("data", "another process holds the lock", lock_held, data.MNISTDataError, "has held", ".lock for 2 s", "delete")
+probe("data", "another process holds the lock", lock_held, data.MNISTDataError, "has held", ".lock for 1.5 s", "delete")
 probe("data", "mode misspelt", call(data.prepare_mnist, "ful"), ValueError, "mode='ful' is not a MNIST mode")
 
 

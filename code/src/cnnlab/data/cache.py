@@ -168,14 +168,14 @@ def cache_lock(folder: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
             lock.acquire(timeout=min(1.0, timeout))
         except Timeout:
             warnings.warn(
-                f"Waiting for another process that is preparing {folder} (it holds {path}); giving up after {timeout:.0f} s.",
+                f"Waiting for another process that is preparing {folder} (it holds {path}); giving up after {timeout:g} s.",
                 stacklevel=3,
             )
             try:
                 lock.acquire(timeout=max(0.0, timeout - 1.0))
             except Timeout:
                 raise MNISTDataError(
-                    f"Another process has held {path} for {timeout:.0f} s. If no other notebook is preparing MNIST, "
+                    f"Another process has held {path} for {timeout:g} s. If no other notebook is preparing MNIST, "
                     f"delete {path} and run again."
                 ) from None
     except PermissionError:

@@ -9,6 +9,7 @@ publishes, at every load, so only the real MNIST is ever called "full".
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -24,7 +25,7 @@ from pathlib import Path
 from torchvision import datasets
 
 from ..environment import MNIST_MODE
-from .cache import atomic_write, cache_lock, raw_folder
+from .cache import LOCK_TIMEOUT, atomic_write, cache_lock, raw_folder
 from .errors import MNISTDataError, MNISTDownloadError
 from .idx import check_raw_files
 
@@ -198,7 +199,8 @@ def download_mnist(
     retries : int, default 3
         Tries per file and mirror.
     deadline : float, default 300
-        Seconds per file, over all its tries and mirrors.
+        Seconds per file, over all its tries and mirrors; also the longest wait for
+        another process that holds the folder's lock (``folder/.lock``) while it prepares it.
     opener : callable, default urllib.request.urlopen
         Opens a URL; replaceable for tests.
 
@@ -210,15 +212,26 @@ def download_mnist(
     Raises
     ------
     MNISTDownloadError
-        If a file cannot be fetched in time from any mirror, or fails its checksum;
-        the message names the file, the folder and what to do.
+        If a file cannot be fetched in time from any mirror, or fails its checksum,
+        or another process holds the folder's lock for longer than ``deadline``;
+        the message names the file (or the lock), the folder and what to do.
     TypeError, ValueError
         If an argument is not what it should be (``mirrors`` a single string, ``retries=0``).
     """
     mirrors = _check_download_arguments(mirrors, timeout, retries, deadline)
     folder = Path(folder)
     raw = raw_folder(folder)
-    with cache_lock(folder):
+    with contextlib.ExitStack() as locked:
+        # Another process preparing the same folder is waited for, but never longer than this download's deadline.
+        wait = min(LOCK_TIMEOUT, deadline)
+        try:
+            locked.enter_context(cache_lock(folder, timeout=wait))
+        except MNISTDataError as error:
+            raise MNISTDownloadError(
+                f"{error} A download waits for it no longer than its deadline (deadline={deadline!r} s): let the other "
+                "download finish and run again, or pass a longer deadline.",
+                reason=f"another process held {folder / '.lock'} for longer than the deadline of {wait:g} s",
+            ) from None
         try:
             verify_full(folder)
             return folder
