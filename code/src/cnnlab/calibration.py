@@ -171,7 +171,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
     --------
     >>> generator = torch.Generator().manual_seed(0)
     >>> logits = torch.randn(2000, 3, generator=generator)
-    >>> labels = torch.distributions.Categorical(logits=logits).sample()
+    >>> labels = torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
     >>> round(fit_temperature(3 * logits, labels), 1)  # logits three times too confident
     2.9
     """

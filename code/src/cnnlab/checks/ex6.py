@@ -356,7 +356,7 @@ def _modes(model: nn.Module) -> list[bool]:
     return [module.training for module in model.modules()]
 
 
-MC_PASSES = 200
+MC_PASSES = 100
 
 
 def _mc_dropout_values(mc_dropout: Callable) -> Passed:
@@ -414,7 +414,7 @@ def _mc_dropout_values(mc_dropout: Callable) -> Passed:
                 f"(T, N, C) and reduce over dimension 0, the passes, to ({n}, {classes}).",
             )
     mean, std = mean.detach().double(), std.detach().double()
-    reference = _passes(model, images, 1500, calibration.DROPOUT_LAYERS, False).double()
+    reference = _passes(model, images, 600, calibration.DROPOUT_LAYERS, False).double()
     expected_mean, expected_std = reference.mean(dim=0), reference.std(dim=0)
     tolerance = 5 * expected_std / math.sqrt(MC_PASSES) + 0.01
 
@@ -437,7 +437,7 @@ def _mc_dropout_values(mc_dropout: Callable) -> Passed:
             "your passes are all the same (the std is 0): dropout was off. model.eval() switches it off; switch the "
             "dropout layers back on, module.train() for each nn.Dropout and nn.Dropout2d.",
         )
-    batch_mean_passes = _passes(model, images, 600, calibration.DROPOUT_LAYERS, True)
+    batch_mean_passes = _passes(model, images, 300, calibration.DROPOUT_LAYERS, True)
     if matches(batch_mean_passes) and not matches(reference):
         fail(
             task,
@@ -454,13 +454,13 @@ def _mc_dropout_values(mc_dropout: Callable) -> Passed:
         if ((std - expected_std**2).abs() <= 0.2 * expected_std**2 + 0.005).all():
             fail(task, "your spread is the variance over the passes: return its square root, the std, .std(dim=0).")
     for kinds, missing in (((nn.Dropout,), "nn.Dropout2d"), ((nn.Dropout2d,), "nn.Dropout")):
-        if matches(_passes(model, images, 600, kinds, False)):
+        if matches(_passes(model, images, 300, kinds, False)):
             fail(
                 task,
                 f"only some dropout layers were on: the {missing} layers stayed off. Switch on every kind, "
                 "isinstance(module, (nn.Dropout, nn.Dropout2d)).",
             )
-    logits_passes = _passes(nn.Sequential(model, nn.LogSoftmax(dim=1)), images, 600, calibration.DROPOUT_LAYERS, False)
+    logits_passes = _passes(nn.Sequential(model, nn.LogSoftmax(dim=1)), images, 300, calibration.DROPOUT_LAYERS, False)
     # exp(log_softmax) = softmax: undo it for the mean of the logits, then softmax, the usual mistake
     averaged_logits = logits_passes.log().mean(dim=0).softmax(dim=1).double()
     if ((mean - averaged_logits).abs() <= tolerance).all() and not ((averaged_logits - expected_mean).abs() <= tolerance).all():
