@@ -64,7 +64,12 @@ def rows_for(method: str, seed: int | None, predict, tests: dict[str, torch.Tens
     for condition, images in tests.items():
         dice = dice_per_class(predict(images), labels)
         rows.append(
-            {"method": method, "seed": seed, "condition": condition, **{name: dice[c].item() for c, name in enumerate(tissue.TISSUES) if c}}
+            {
+                "method": method,
+                "seed": seed,
+                "condition": condition,
+                **{name: dice[c].item() for c, name in enumerate(tissue.TISSUES) if c},
+            }
         )
     return rows
 
@@ -91,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += rows_for(name, None, baseline.predict, tests, y_test)
     for seed in range(options.seeds):
         model = tissue.train_network(X_train, y_train, num_steps=options.steps, seed=seed)
+
+        def predict(images: torch.Tensor, model: torch.nn.Module = model) -> torch.Tensor:
+            return model(images).argmax(dim=1)
+
         with torch.no_grad():
-            rows += rows_for("CNN", seed, lambda images: model(images).argmax(dim=1), tests, y_test)
+            rows += rows_for("CNN", seed, predict, tests, y_test)
         print(f"seed {seed} done")
     table = pd.DataFrame(rows)
     print(table.round(3).to_string(index=False))

@@ -196,9 +196,17 @@ def test_benchmark_takes_the_median_of_repeats(sample, monkeypatch):
     def fake_run(recipe, train_dataset, test_loader, num_images, device, seed, warm_up=True):
         warmed.append(warm_up)
         seconds = next(times)
-        return {"recipe": recipe.name, "device": "cpu", "batch size": recipe.batch_size, "steps": 1, "images": 60_000,
-                "seconds": seconds, "seconds per 60,000 images": seconds, "images per second": 60_000 / seconds,
-                "test accuracy": 0.9}
+        return {
+            "recipe": recipe.name,
+            "device": "cpu",
+            "batch size": recipe.batch_size,
+            "steps": 1,
+            "images": 60_000,
+            "seconds": seconds,
+            "seconds per 60,000 images": seconds,
+            "images per second": 60_000 / seconds,
+            "test accuracy": 0.9,
+        }
 
     monkeypatch.setattr(benchmark, "run_recipe", fake_run)
     monkeypatch.setattr(benchmark, "matmul_gflops", lambda **kwargs: 100.0)

@@ -211,7 +211,10 @@ def test_seed_verdict_refuses_one_seed_and_a_missing_baseline():
 
 
 def _study_rows(cnn_csf):
-    rows = [{"method": "CNN", "seed": seed, "condition": "clean", "CSF": value, "grey matter": 0.9} for seed, value in enumerate(cnn_csf)]
+    rows = [
+        {"method": "CNN", "seed": seed, "condition": "clean", "CSF": value, "grey matter": 0.9}
+        for seed, value in enumerate(cnn_csf)
+    ]
     rows += [{"method": name, "seed": None, "condition": "clean", "CSF": 0.8, "grey matter": 0.95} for name in ("a", "b")]
     return rows
 

@@ -198,14 +198,18 @@ def gaussian_smooth(images: torch.Tensor, sigma: float) -> torch.Tensor:
     (1.0, True)
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.ndim != 4 or images.shape[1] != 1:
-        raise TypeError(f"images is a {type(images).__name__} {tuple(getattr(images, 'shape', ()))}: pass a float tensor (N, 1, H, W).")
+        shape = tuple(getattr(images, "shape", ()))
+        raise TypeError(f"images is a {type(images).__name__} {shape}: pass a float tensor (N, 1, H, W).")
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma={sigma!r} must be a non-negative number of pixels, for example 1.0.")
     if sigma == 0:
         return images.clone()
     radius = max(1, int(np.ceil(3 * sigma)))
     if radius >= min(images.shape[-2:]):
-        raise ValueError(f"sigma={sigma} needs a kernel of radius {radius}, too wide for images {tuple(images.shape[-2:])}: use a smaller sigma.")
+        raise ValueError(
+            f"sigma={sigma} needs a kernel of radius {radius}, too wide for images {tuple(images.shape[-2:])}: "
+            "use a smaller sigma."
+        )
     offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
@@ -403,7 +407,9 @@ def seed_verdict(scores: list[float] | torch.Tensor | np.ndarray, baseline: floa
     values = np.asarray(scores, dtype=float).ravel()
     values = values[~np.isnan(values)]
     if len(values) < 2:
-        raise ValueError(f"scores holds {len(values)} number(s) that are not NaN: pass one score per seed, from two seeds or more.")
+        raise ValueError(
+            f"scores holds {len(values)} number(s) that are not NaN: pass one score per seed, from two seeds or more."
+        )
     if isinstance(baseline, bool) or not isinstance(baseline, (int, float, np.floating)) or not np.isfinite(baseline):
         raise ValueError(f"baseline={baseline!r} must be a finite number, the baseline's score.")
     if (values > baseline).all():
@@ -413,7 +419,9 @@ def seed_verdict(scores: list[float] | torch.Tensor | np.ndarray, baseline: floa
     return "on both sides, within the seed-to-seed spread"
 
 
-def seed_study_table(rows: list[dict] | pd.DataFrame, baselines: tuple[str, ...] = ("intensity thresholds", "smoothed thresholds")) -> pd.DataFrame:
+def seed_study_table(
+    rows: list[dict] | pd.DataFrame, baselines: tuple[str, ...] = ("intensity thresholds", "smoothed thresholds")
+) -> pd.DataFrame:
     """The CNN's Dice over seeds beside each baseline's, per test condition and tissue, with a verdict per baseline.
 
     Parameters
@@ -451,7 +459,8 @@ def seed_study_table(rows: list[dict] | pd.DataFrame, baselines: tuple[str, ...]
         raise ValueError(f"the rows hold {cnn['seed'].nunique()} CNN seed(s): record two or more to see the spread.")
     missing = [name for name in baselines if name not in set(table["method"])]
     if missing:
-        raise ValueError(f"the rows hold no baseline {missing}: pass baselines among {sorted(set(table['method']) - {'CNN'})}.")
+        known = sorted(set(table["method"]) - {"CNN"})
+        raise ValueError(f"the rows hold no baseline {missing}: pass baselines among {known}.")
     out = []
     for condition in table["condition"].unique():
         for name in tissues:
