@@ -15,7 +15,7 @@ same model and input (``tests/unit/test_saliency.py`` holds them to it):
   followed by a bilinear ``LayerAttribution.interpolate``).
 
 Every map has the images' shape ``(N, C, H, W)`` and is computed on the model
-in ``eval()`` mode, for the score (the logit) of the class ``target`` names
+in ``eval()`` mode (the model is left in the mode it was in), for the score (the logit) of the class ``target`` names
 for each image; no gradient or hook is left behind. :class:`RegionScores`
 turns a segmentation network into a classifier of one region, so that the
 same methods explain the score of a tissue on a slice.
@@ -29,9 +29,11 @@ trained model's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -42,6 +44,8 @@ from .arguments import whole_number
 
 __all__ = [
     "RegionScores",
+    "cascade",
+    "evaluating",
     "grad_cam",
     "gradient_times_input",
     "input_gradient",
@@ -50,10 +54,36 @@ __all__ = [
     "occlusion",
     "patch_masks",
     "randomization_test",
+    "randomized_copy",
     "rank_correlation",
+    "similarities",
+    "paired_difference",
+    "ssim",
 ]
 
 Method = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block the model is in ``eval()`` mode; afterwards each of its modules is back in the mode it was in.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Dropout(0.5)).train()
+    >>> with evaluating(model):
+    ...     model.training
+    False
+    >>> model.training
+    True
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, mode in modes:
+            module.training = mode
 
 
 def _check_images(images) -> None:
@@ -92,7 +122,7 @@ def input_gradient(model: nn.Module, images: torch.Tensor, target, absolute: boo
     Parameters
     ----------
     model : nn.Module
-        A classifier returning (N, classes) scores; it is put in ``eval()`` mode.
+        A classifier returning (N, classes) scores; it runs in ``eval()`` mode and is left in the mode it was in.
     images : torch.Tensor
         (N, C, H, W); left untouched.
     target : int or torch.Tensor
@@ -115,9 +145,8 @@ def input_gradient(model: nn.Module, images: torch.Tensor, target, absolute: boo
     """
     _check_images(images)
     target = _targets(target, images)
-    model.eval()
     x = images.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
+    with evaluating(model), torch.enable_grad():
         (gradient,) = torch.autograd.grad(_scores(model, x, target).sum(), x)
     return gradient.abs() if absolute else gradient
 
@@ -211,13 +240,12 @@ def occlusion(
     _check_images(images)
     target = _targets(target, images)
     batch_size = whole_number("batch_size", batch_size, minimum=1)
-    model.eval()
     if masks is None:
         masks = patch_masks(images.shape[-2], images.shape[-1], patch, stride)
     masks = masks.to(images.device)
     keep = (~masks)[:, None].to(images.dtype)  # (P, 1, H, W)
     maps = []
-    with torch.no_grad():
+    with evaluating(model), torch.no_grad():
         original = _scores(model, images, target)
         for image, score, label in zip(images, original, target):
             occluded = image[None] * keep  # (P, C, H, W)
@@ -233,7 +261,7 @@ def layer_gradients(model: nn.Module, images: torch.Tensor, target, layer: nn.Mo
     """``layer``'s output for the images, and the gradient of each image's ``target`` score with respect to it.
 
     A forward hook keeps the output; it is removed before returning, even if
-    the model fails. The model is put in ``eval()`` mode and its parameters get no ``.grad``.
+    the model fails. The model runs in ``eval()`` mode, is left in the mode it was in, and its parameters get no ``.grad``.
 
     Returns
     -------
@@ -243,7 +271,6 @@ def layer_gradients(model: nn.Module, images: torch.Tensor, target, layer: nn.Mo
     target = _targets(target, images)
     if not isinstance(layer, nn.Module) or not any(layer is module for module in model.modules()):
         raise ValueError(f"layer={type(layer).__name__} is not a layer of the model: pass one of its modules, e.g. model.conv2.")
-    model.eval()
     kept = {}
 
     def keep_output(module, inputs, output):
@@ -251,7 +278,7 @@ def layer_gradients(model: nn.Module, images: torch.Tensor, target, layer: nn.Mo
 
     hook = layer.register_forward_hook(keep_output)
     try:
-        with torch.enable_grad():
+        with evaluating(model), torch.enable_grad():
             scores = _scores(model, images.detach(), target)
             (gradients,) = torch.autograd.grad(scores.sum(), kept["features"])
     finally:
@@ -324,7 +351,15 @@ class RegionScores(nn.Module):
         return (scores * self.region.unsqueeze(-3)).sum(dim=(-2, -1))  # (N, classes)
 
 
-def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = True) -> torch.Tensor:
+def _batch_pair(maps, others) -> None:
+    for name, value in (("maps", maps), ("others", others)):
+        if not isinstance(value, torch.Tensor) or value.ndim < 2:
+            raise ValueError(f"{name} is not a batch of maps: pass a tensor (N, ...) such as input_gradient's (N, 1, H, W).")
+    if maps.shape != others.shape:
+        raise ValueError(f"maps has shape {tuple(maps.shape)} but others {tuple(others.shape)}: compare maps of the same images.")
+
+
+def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = True, untied: bool = False) -> torch.Tensor:
     """Spearman's rank correlation between each map and its counterpart, one number per image.
 
     Ties share their average rank. A map with no variation at all (a Grad-CAM
@@ -335,7 +370,11 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     maps, others : torch.Tensor
         Two batches of maps of the same shape, (N, ...).
     absolute : bool, default True
-        Rank the absolute values, as Adebayo et al. do for maps whose sign is arbitrary.
+        Rank the absolute values (Adebayo et al. report both this and the signed ranks).
+    untied : bool, default False
+        Rank only the pixels where at least one of the two maps is not 0. Where
+        both are 0 whatever the weights (the background of gradient ⊙ input on
+        MNIST), the shared tie would otherwise count as agreement.
 
     Returns
     -------
@@ -347,23 +386,137 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     >>> a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])
     >>> rank_correlation(a, torch.tensor([[10.0, 20.0, 30.0, 40.0], [4.0, 3.0, 2.0, 1.0]])).tolist()
     [1.0, -1.0]
+
+    Two maps that agree only on a shared background of zeros:
+
+    >>> a, b = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, 2.0]]), torch.tensor([[0.0, 0.0, 0.0, 0.0, 2.0, 1.0]])
+    >>> round(rank_correlation(a, b).item(), 2), rank_correlation(a, b, untied=True).item()
+    (0.92, -1.0)
     """
-    for name, value in (("maps", maps), ("others", others)):
-        if not isinstance(value, torch.Tensor) or value.ndim < 2:
-            raise ValueError(f"{name} is not a batch of maps: pass a tensor (N, ...) such as input_gradient's (N, 1, H, W).")
-    if maps.shape != others.shape:
-        raise ValueError(f"maps has shape {tuple(maps.shape)} but others {tuple(others.shape)}: compare maps of the same images.")
+    _batch_pair(maps, others)
     a, b = (value.detach().flatten(1).double().cpu().numpy() for value in (maps, others))
     if absolute:
         a, b = np.abs(a), np.abs(b)
     from scipy.stats import rankdata  # here, not at the top: importing scipy.stats takes half a second
 
-    ranks_a, ranks_b = (rankdata(values, axis=1) for values in (a, b))
-    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
-    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
+    if untied:
+        return torch.tensor([_spearman(x[keep], y[keep], rankdata) for x, y, keep in zip(a, b, (a != 0) | (b != 0))])
+    return torch.from_numpy(_spearman(a, b, rankdata))
+
+
+def _spearman(a: np.ndarray, b: np.ndarray, rankdata) -> np.ndarray:
+    """Pearson's correlation of the ranks along the last axis; NaN where either has no variation."""
+    if a.shape[-1] == 0:
+        return np.full(a.shape[:-1], np.nan)
+    ranks_a, ranks_b = (rankdata(values, axis=-1) for values in (a, b))
+    ranks_a -= ranks_a.mean(axis=-1, keepdims=True)
+    ranks_b -= ranks_b.mean(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = (ranks_a * ranks_b).sum(axis=1) / np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
-    return torch.from_numpy(correlation)
+        return (ranks_a * ranks_b).sum(axis=-1) / np.sqrt((ranks_a**2).sum(axis=-1) * (ranks_b**2).sum(axis=-1))
+
+
+def ssim(maps: torch.Tensor, others: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """The structural similarity (SSIM, Wang et al. 2004) of each map's absolute value with its counterpart's, one per image.
+
+    Each map's absolute value is scaled by its largest value to 0-1 (a map
+    that is 0 everywhere stays 0) and compared with the other's as scikit-image's
+    ``structural_similarity(a, b, data_range=1)`` does by default: a uniform
+    ``window`` x ``window`` window, the sample covariance, K1 = 0.01, K2 = 0.03,
+    averaged over the windows that lie inside the map. Maps with several
+    channels average their channels.
+
+    Returns
+    -------
+    torch.Tensor
+        (N,) float64, 1 for identical maps.
+
+    Raises
+    ------
+    ValueError
+        If the maps are not (N, C, H, W) of the same shape, or smaller than the window.
+
+    Examples
+    --------
+    >>> a = torch.zeros(1, 1, 9, 9)
+    >>> a[0, 0, 2:7, 3:6] = 1.0
+    >>> ssim(a, 2 * a).item(), round(ssim(a, a.flip(-1).roll(2, -1)).item(), 3)
+    (1.0, 0.093)
+    """
+    _batch_pair(maps, others)
+    window = whole_number("window", window, minimum=2)
+    if maps.ndim != 4 or min(maps.shape[-2:]) < window:
+        raise ValueError(
+            f"maps have shape {tuple(maps.shape)}: SSIM needs (N, C, H, W) maps of at least {window}x{window} pixels; "
+            "pass a smaller window."
+        )
+    n, c, h, w = maps.shape
+
+    def scaled(value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().double().abs().reshape(n * c, 1, h, w)
+        top = value.amax(dim=(2, 3), keepdim=True)
+        return torch.where(top > 0, value / top.clamp_min(torch.finfo(torch.float64).tiny), value)
+
+    x, y = scaled(maps), scaled(others)
+    mean = functools.partial(F.avg_pool2d, kernel_size=window, stride=1)
+    count = window * window
+    mu_x, mu_y = mean(x), mean(y)
+    var_x = (mean(x * x) - mu_x**2) * count / (count - 1)
+    var_y = (mean(y * y) - mu_y**2) * count / (count - 1)
+    cov = (mean(x * y) - mu_x * mu_y) * count / (count - 1)
+    c1, c2 = 0.01**2, 0.03**2
+    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return index.mean(dim=(1, 2, 3)).reshape(n, c).mean(dim=1)
+
+
+SIMILARITIES = ("Spearman |.|", "Spearman signed", "Spearman |.| untied", "SSIM")
+
+
+def similarities(maps: torch.Tensor, others: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each measure of :data:`SIMILARITIES` between each map and its counterpart: name -> (N,) values.
+
+    Spearman's rank correlation of the absolute values and of the signed
+    values (the two Adebayo et al. report), the absolute values' rank
+    correlation within the pixels not tied at 0 in both maps, and :func:`ssim`.
+
+    Examples
+    --------
+    >>> maps = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> {name: values.tolist() for name, values in similarities(maps, maps).items()}["SSIM"]
+    [1.0, 1.0]
+    """
+    return dict(
+        zip(
+            SIMILARITIES,
+            (
+                rank_correlation(maps, others),
+                rank_correlation(maps, others, absolute=False),
+                rank_correlation(maps, others, untied=True),
+                ssim(maps, others),
+            ),
+        )
+    )
+
+
+def paired_difference(values: torch.Tensor, null: torch.Tensor) -> tuple[float, float]:
+    """The mean of ``values - null`` over the images, and the half-width of its 95% confidence interval.
+
+    Images where either is NaN are left out. The interval is Student's t
+    interval of the paired differences, valid for few images too.
+
+    Examples
+    --------
+    >>> mean, half_width = paired_difference(torch.tensor([0.5, 0.7, 0.6, float("nan")]), torch.tensor([0.1, 0.2, 0.3, 0.4]))
+    >>> round(mean, 3), round(half_width, 3)
+    (0.4, 0.248)
+    """
+    difference = (values - null).double()
+    difference = difference[~torch.isnan(difference)]
+    if len(difference) < 2:
+        return float("nan"), float("nan")
+    from scipy.stats import t
+
+    quantile = float(t.ppf(0.975, len(difference) - 1))
+    return difference.mean().item(), quantile * difference.std().item() / math.sqrt(len(difference))
 
 
 def layers_from_output(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -371,7 +524,11 @@ def layers_from_output(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
     The order is the reverse of the order in which the model defines them,
     which is the order its forward pass uses them in a network built layer
-    after layer.
+    after layer. ``reset_parameters`` draws a convolution's or a linear
+    layer's weights and biases afresh, at random, as a new layer would; for
+    batch normalisation it is not random: weight 1, bias 0, running mean 0 and
+    variance 1, so that in ``eval()`` mode the layer passes its input on
+    almost unchanged.
 
     Examples
     --------
@@ -382,15 +539,62 @@ def layers_from_output(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return layers[::-1]
 
 
+def cascade(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
+    """Copies of ``model`` with more and more layers re-initialised, from the output down: (name, copy) pairs.
+
+    One copy is randomized step by step, so each pair's model is the same
+    object, with one more layer reset than at the step before; ``model``
+    itself is untouched. The re-initialisation draws from ``seed`` and leaves
+    PyTorch's global random state as it was.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> [name for name, _ in cascade(model)]
+    ['2', '0']
+    """
+    seed = whole_number("seed", seed, minimum=0)
+    randomized = copy.deepcopy(model)
+    state = torch.Generator().manual_seed(seed).get_state()  # the state torch.manual_seed(seed) gives
+    for name, layer in layers_from_output(randomized):
+        callers = torch.random.get_rng_state()
+        torch.random.set_rng_state(state)
+        try:
+            layer.reset_parameters()
+            state = torch.random.get_rng_state()
+        finally:
+            torch.random.set_rng_state(callers)
+        yield name, randomized
+
+
+def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with every layer re-initialised (the last step of :func:`cascade`), from ``seed``.
+
+    Two copies from different seeds are two independently randomized
+    networks: how alike their maps are is what the randomization test's
+    numbers are compared with (its null).
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Linear(4, 2))
+    >>> torch.equal(randomized_copy(model, 1)[0].weight, randomized_copy(model, 1)[0].weight)
+    True
+    >>> torch.equal(randomized_copy(model, 1)[0].weight, randomized_copy(model, 2)[0].weight)
+    False
+    """
+    randomized = model
+    for _, randomized in cascade(model, seed):
+        pass
+    return randomized if randomized is not model else copy.deepcopy(model)
+
+
 def randomization_test(model: nn.Module, method: Method, images: torch.Tensor, target, seed: int = 0) -> dict[str, float]:
     """The cascading model parameter randomization test: how much a method's maps survive re-initialised layers.
 
     The layers of a copy of ``model`` are re-initialised one after the other,
-    from the output down, each with its own ``reset_parameters`` (the layers
-    above it staying random); after each, ``method`` maps the images again and
-    the mean :func:`rank_correlation` with the trained model's maps is
-    recorded. A map that depends on what the model learned decorrelates; one
-    that stays high behaves like an edge detector of the input.
+    from the output down (:func:`cascade`); after each, ``method`` maps the
+    images again and the mean :func:`rank_correlation` of the absolute values
+    with the trained model's maps is recorded.
 
     Parameters
     ----------
@@ -404,16 +608,8 @@ def randomization_test(model: nn.Module, method: Method, images: torch.Tensor, t
     dict
         Layer name to mean rank correlation over the images (NaN maps left out), in the order randomized.
     """
-    seed = whole_number("seed", seed, minimum=0)
     original = method(model, images, target)
-    randomized = copy.deepcopy(model)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        correlations = {}
-        for name, layer in layers_from_output(randomized):
-            layer.reset_parameters()
-            correlations[name] = rank_correlation(original, method(randomized, images, target)).nanmean().item()
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return correlations
+    return {
+        name: rank_correlation(original, method(randomized, images, target)).nanmean().item()
+        for name, randomized in cascade(model, seed)
+    }
