@@ -207,8 +207,38 @@ SOLUTION_CELL = "```{code-cell} ipython3\nlayer = torch.nn.Linear(\n    3, 2\n) 
         (
             ("```{solution-end}\n```\n\n```{code-cell} ipython3\ncheck(layer)\n```\n", ""),
             29,
-            "a solution-start has no matching solution-end",
+            "the solution opened here is never closed: no solution-end follows it before the end of the chapter",
         ),
+        # Only the solution-end missing: the self-check cell after it is not blamed for having no marker.
+        (
+            ("```{solution-end}\n```\n", ""),
+            29,
+            "the solution opened here is never closed: no solution-end follows it before the end of the chapter",
+        ),
+        (
+            ("```{solution-end}\n```\n", "```{exercise-start} Again\n:label: ex-2\n```\n"),
+            29,
+            "never closed: no solution-end follows it before the next exercise-start, on line 42",
+        ),
+        (
+            ("```{solution-end}\n```\n", "```{solution-start} ex-1\n```\n"),
+            29,
+            "never closed: no solution-end follows it before the next solution-start, on line 42",
+        ),
+        (
+            ("{solution-start} ex-1", "{solution-strat} ex-1"),
+            29,
+            "{solution-strat} is a misspelt directive: did you mean {solution-start}?",
+        ),
+        (("{solution-end}", "{solution-edn}"), 42, "{solution-edn} is a misspelt directive: did you mean {solution-end}?"),
+        (
+            ("{exercise-start} Do it", "{excercise-start} Do it"),
+            20,
+            "{excercise-start} is a misspelt directive: did you mean {exercise-start}?",
+        ),
+        (("{solution-start} ex-1", "{solution_start} ex-1"), 29, "did you mean {solution-start}?"),
+        (("{solution-start} ex-1", "{solution-begin} ex-1"), 29, "{solution-begin} is a misspelt directive: did you mean"),
+        (("```{code-cell} ipython3\nimport torch\n", "```{code-cel} ipython3\nimport torch\n"), 16, "did you mean {code-cell}?"),
         (
             ("```{exercise-end}\n```\n", "```{exercise-end}\n```\n\n```{solution-end}\n```\n"),
             29,

@@ -353,7 +353,21 @@ probe(
     "solution-start without end",
     generate(old="```{solution-end}\n```\n\n```{code-cell} ipython3\ncheck(layer)\n```\n", new=""),
     ChapterError,
-    "has no matching solution-end",
+    "chapter.md:29: the solution opened here is never closed",
+)
+probe(
+    "generator",
+    "solution-end missing before the self-check",
+    generate(old="```{solution-end}\n```\n", new=""),
+    ChapterError,
+    "chapter.md:29: the solution opened here is never closed",
+)
+probe(
+    "generator",
+    "solution-start misspelt",
+    generate(old="{solution-start}", new="{solution-strat}"),
+    ChapterError,
+    "chapter.md:29: {solution-strat} is a misspelt directive: did you mean {solution-start}?",
 )
 probe(
     "generator",

@@ -20,7 +20,8 @@ Whatever could leak an answer into the student notebook is a
 misspelt marker, a marker outside a solution, a solution cell without one,
 a line of a solution that is neither the student's (``# ✎``) nor given
 (``# given``) nor structure, a plain ``{solution}`` directive, a directive
-fenced with ``~~~``, an unclosed solution.
+fenced with ``~~~``, a misspelt exercise or solution directive (``{solution-strat}``), a solution
+that is never closed.
 
 **Scaffolding is explicit.** In a solution cell every statement is one of
 
@@ -37,6 +38,7 @@ answer line left unmarked never reaches a student.
 from __future__ import annotations
 
 import ast
+import difflib
 import io
 import re
 import tokenize
@@ -48,7 +50,15 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from booktools.myst_plain import CODE_BLOCKS, ChapterError, Directive, directive_name, top_level_blocks
+from booktools.myst_plain import (
+    ADMONITIONS,
+    BUILD_TABLES,
+    CODE_BLOCKS,
+    ChapterError,
+    Directive,
+    directive_name,
+    top_level_blocks,
+)
 
 __all__ = [
     "BLANK_MARKER",
@@ -66,6 +76,12 @@ __all__ = [
 BLANK_MARKER = "# ✎"
 GIVEN_MARKER = "# given"
 STRUCTURE = ("exercise-start", "exercise-end", "solution-start", "solution-end")
+# Every directive a chapter may use: the exercise structure, code cells, and what booktools.myst_plain converts
+# (or refuses with its own message). A name close to one of the structure's, and not one of these, is a misspelling.
+_KNOWN_DIRECTIVES = frozenset(
+    (*STRUCTURE, "code-cell", "solution", "exercise", *ADMONITIONS, "dropdown", "figure", "image", *CODE_BLOCKS)
+    + ("math", "tableofcontents", *BUILD_TABLES, "literalinclude")
+)
 # Pencils, pens, crayons and writing hands that an author may type for the marker by mistake, by Unicode name.
 _PENCIL_NAME = re.compile(r"\b(PENCIL|PEN|BALLPOINT|NIB|CRAYON|WRITING HAND|MEMO)\b")
 _GIVEN = re.compile(r"#\s*given\b", re.I)
@@ -187,6 +203,7 @@ def read_chapter(path: str | Path, parser: MarkdownIt) -> Chapter:
     exercise: Exercise | None = None
     after_solution: Exercise | None = None
     start = 0
+    _check_directive_names_and_solutions(tokens, path)
     for block in top_level_blocks(tokens):
         token = block[0]
         line = (token.map or (0, 0))[0] + 1
@@ -219,9 +236,7 @@ def read_chapter(path: str | Path, parser: MarkdownIt) -> Chapter:
             exercise = Exercise(label, directive.argument, directive.body, directive.body_line, line, above=list(_shown(cells)))
             exercises.append(exercise)
             after_solution = None
-        elif name == "solution-start":
-            if solution_line:
-                raise ChapterError(path, line, f"a solution-start inside the solution opened on line {solution_line}.")
+        elif name == "solution-start":  # closed before the next one: _check_directive_names_and_solutions
             solution_line = line
         elif name == "solution-end":
             if not solution_line:
@@ -239,10 +254,66 @@ def read_chapter(path: str | Path, parser: MarkdownIt) -> Chapter:
             blocks.append(Block("code", block, line, directive, cell, bool(solution_line)))
             continue
         blocks.append(Block(name, block, line, directive, in_solution=bool(solution_line)))
-    if solution_line:
-        raise ChapterError(path, solution_line, "a solution-start has no matching solution-end: close every solution.")
     checks = [CheckCall(function, call, cell) for cell in cells if not cell.in_solution for function, call in _check_calls(cell)]
     return Chapter(path, text.split("\n"), front_matter, title or path.stem, blocks, cells, exercises, labels, checks)
+
+
+def misspelt_directive(name: str) -> str | None:
+    """The exercise directive (or ``code-cell``) that ``name`` misspells, or None when it is known or not close to one.
+
+    Examples
+    --------
+    >>> misspelt_directive("solution-strat"), misspelt_directive("Solution_End"), misspelt_directive("note")
+    ('solution-start', 'solution-end', None)
+    """
+    if name in _KNOWN_DIRECTIVES:
+        return None
+    targets = (*STRUCTURE, "code-cell")
+    folded = name.lower().replace("_", "-")
+    close = difflib.get_close_matches(folded, targets, n=1, cutoff=0.75)
+    if not close and folded.startswith(("solution", "exercise")):
+        close = difflib.get_close_matches(folded, targets, n=1, cutoff=0.0)
+    return close[0] if close else None
+
+
+def _check_directive_names_and_solutions(tokens: list[Token], path: Path) -> None:
+    """Refuse a misspelt exercise directive and a solution that is never closed, before anything else is read.
+
+    Both would otherwise show up later as something else: a misspelt
+    ``solution-start`` leaves its cells outside any solution (their markers
+    "outside a solution"), and a missing ``solution-end`` swallows the next
+    cells into the solution (the self-check cell "without a marker").
+    """
+    opened = 0
+    for block in top_level_blocks(tokens):
+        token = block[0]
+        name = directive_name(token)
+        if not name:
+            continue
+        line = (token.map or (0, 0))[0] + 1
+        if near := misspelt_directive(name):
+            raise ChapterError(
+                path,
+                line,
+                f"{{{name}}} is a misspelt directive: did you mean {{{near}}}? Spelt this way, the exercise's "
+                "structure is lost and its answers could reach the student notebook.",
+            )
+        if name == "solution-start" or (name == "exercise-start" and opened):
+            if opened:
+                raise ChapterError(path, opened, _never_closed(f"the next {name}, on line {line}"))
+            opened = line
+        elif name == "solution-end":
+            opened = 0
+    if opened:
+        raise ChapterError(path, opened, _never_closed("the end of the chapter"))
+
+
+def _never_closed(before: str) -> str:
+    return (
+        f"the solution opened here is never closed: no solution-end follows it before {before}, so every cell "
+        "after it, the self-check's included, would be read as part of the answer. Close it with a {solution-end} "
+        "directive after the solution's last code cell."
+    )
 
 
 def _shown(cells: list[CodeCell]) -> list[CodeCell]:
