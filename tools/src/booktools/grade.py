@@ -22,17 +22,27 @@ submission is untrusted code, and is graded so:
    afterwards, an endless loop included, cannot change it.
 3. **A judge that never ran the student's code** (:mod:`booktools.judge`, in a
    sandbox of its own) rebuilds those answers and calls the pristine
-   self-check on them; the task's hidden test, if any, too.
+   self-check on them; the task's hidden test, if any, too. Only data crosses
+   back: the grader reads the judge's output as verdicts of an exact form
+   (:func:`parse_verdicts`), and an output that breaks it earns the
+   submission nothing. The export's form is checked as strictly before the
+   judge builds anything from it (:func:`booktools.answers.check_export`).
 
 A task earns its points when both the student's own self-check cell ran
 without an error and the judge accepts the answer: the first can only cost a
 student points (its message becomes the feedback), the second decides. No
-task scores more than its maximum.
+task scores more than its maximum. An answer that is, subclasses, wraps or
+calls the reference ``cnnlab`` ships for its task (``questions.json``'s
+``references``) earns nothing (:func:`reused_reference`).
 
 Out come ``grades.csv`` (student, file, task, points, max points, feedback)
 and ``summary.csv`` (student, file, points, max points, status, seconds,
 sandbox), written to temporary files and renamed at the end; a field that a
-spreadsheet would read as a formula is prefixed with an apostrophe.
+spreadsheet would read as a formula is prefixed with an apostrophe. A file
+name is written in :func:`readable_name`'s form (printable, reversible), so
+that no control or escape character reaches a CSV, the terminal or the
+report. A failure of the grader itself on one submission gives that row the
+status ``error`` and a message; the others are graded and written as ever.
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ from tqdm import tqdm
 
 from booktools import answers as answers_module
 from booktools import class_report, cli, gradebook, sandbox
+from booktools import watchdog as watchdog_module
 from booktools.autograder import manifest_path
 from booktools.watchdog import Watchdog
 
@@ -67,11 +78,17 @@ __all__ = [
     "KernelRun",
     "Submission",
     "TaskResult",
+    "CanaryFailed",
     "UnreadableSubmission",
     "find_submissions",
     "grade_folder",
     "grade_submission",
     "main",
+    "name_bytes",
+    "parse_verdicts",
+    "readable_name",
+    "reused_reference",
+    "student_name",
     "prepare_sample",
     "read_submission",
     "spreadsheet_safe",
@@ -98,6 +115,7 @@ class TaskResult:
     points: float
     max_points: float
     feedback: str
+    reused: str = ""  # the book's reference that the answer is or calls (booktools.answers' ``uses``), if any
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,7 @@ class KernelRun:
     own_checks: dict[str, str | None] = field(default_factory=dict)  # task -> None (ran cleanly) or the error
     status: str = "graded"
     stopped: str = ""
+    first_error: str = ""  # the first error any of the notebook's own cells raised
 
 
 def _questions(root: Path, chapter: str) -> list[dict]:
@@ -138,6 +157,64 @@ def _clean(text: str, limit: int = _FEEDBACK_LENGTH) -> str:
     """One line of printable text, at most ``limit`` characters."""
     text = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escape(character: str) -> str:
+    r"""A character that is not printable, as a backslash escape: ``\xNN`` below 0x80 (ASCII), else ``\uNNNN``."""
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.listdir hands it over (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def readable_name(name: str) -> str:
+    r"""A file name as the grades show it: printable, one line, and reversible (:func:`name_bytes` gives the bytes back).
+
+    Printable characters stay as they are, a backslash is doubled, a byte that is not UTF-8 becomes ``\xNN``
+    (``NN`` from 80 to ff), and every other character that is not printable (a control character such as the
+    escape that starts a terminal's colour codes, a line break, a direction override) becomes ``\xNN`` below
+    0x80 and ``\uNNNN`` (or ``\UNNNNNNNN``) above.
+
+    Examples
+    --------
+    >>> readable_name("José"), readable_name("a\\b"), readable_name("bell\x07\x1b[31m"), readable_name("caf\udce9")
+    ('José', 'a\\\\b', 'bell\\x07\\x1b[31m', 'caf\\xe9')
+    >>> name_bytes(readable_name("caf\udce9\u202e\\x")) == "caf\udce9\u202e\\x".encode("utf-8", "surrogateescape")
+    True
+    """
+    return "".join("\\\\" if c == "\\" else c if c.isprintable() else _escape(c) for c in name)
+
+
+def name_bytes(readable: str) -> bytes:
+    """The bytes of the file name that :func:`readable_name` wrote as ``readable``."""
+    out, index = bytearray(), 0
+    while index < len(readable):
+        character = readable[index]
+        if character != "\\":
+            out += character.encode("utf-8", "surrogatepass")
+            index += 1
+            continue
+        kind = readable[index + 1 : index + 2]
+        width = {"\\": 0, "x": 2, "u": 4, "U": 8}.get(kind)
+        if width is None:
+            raise ValueError(f"{readable!r} is not a name readable_name wrote: a lone backslash at {index}")
+        if width == 0:
+            out += b"\\"
+        else:
+            code = int(readable[index + 2 : index + 2 + width], 16)
+            out += bytes([code]) if kind == "x" else chr(code).encode("utf-8", "surrogatepass")
+        index += 2 + width
+    return bytes(out)
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped (:func:`readable_name`'s escapes, backslashes kept)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def student_name(path: Path) -> str:
+    """The student a handed-in file names: its name without ``.ipynb``, Unicode-normalised, in :func:`readable_name`'s form."""
+    return readable_name(unicodedata.normalize("NFC", path.name[: -len(".ipynb")]).strip()) or "(no name)"
 
 
 class UnreadableSubmission(ValueError):
@@ -184,20 +261,20 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         # Anything so named but a folder names a student; grade_submission says why a link or a pipe is not read.
         if not path.is_dir() and path.name.lower().endswith(".ipynb"):
-            student = unicodedata.normalize("NFC", path.name[: -len(".ipynb")]).strip() or "(no name)"
-            submissions.append(Submission(path, student))
+            submissions.append(Submission(path, student_name(path)))
         else:
-            notes.append(f"skipped {path.name!r}: {'a folder' if path.is_dir() else 'not an .ipynb file'}")
+            notes.append(f"skipped '{readable_name(path.name)}': {'a folder' if path.is_dir() else 'not an .ipynb file'}")
     by_student: dict[str, list[Submission]] = {}
     for submission in submissions:
         by_student.setdefault(submission.student.casefold(), []).append(submission)
     marked = []
     for submission in submissions:
-        same = [s.path.name for s in by_student[submission.student.casefold()] if s is not submission]
+        same = [readable_name(s.path.name) for s in by_student[submission.student.casefold()] if s is not submission]
         note = f"the same student as {', '.join(same)}: check which to keep" if same else ""
         marked.append(Submission(submission.path, submission.student, note))
         if same:
-            notes.append(f"{submission.path.name!r} names the same student as {', '.join(map(repr, same))}")
+            quoted = ", ".join(f"'{name}'" for name in same)
+            notes.append(f"'{readable_name(submission.path.name)}' names the same student as {quoted}")
     return marked, notes
 
 
@@ -243,20 +320,94 @@ def _error(cell) -> str | None:
     return None
 
 
-class _Sandbox:
-    """One submission's sandbox: a private writable folder, the read-only support folder, and its slot (processors, user)."""
+def _packages() -> dict[str, Path]:
+    """The folders of ``cnnlab`` and ``booktools`` that this grader imports, wherever they come from (an editable
+    install, another checkout, ``PYTHONPATH``): the sandboxes import these same ones."""
+    import booktools
+    import cnnlab
 
-    def __init__(self, work: Path, data_root: Path, package: Path, slot: sandbox.Slot | None = None):
+    return {name: Path(module.__file__).resolve().parent for name, module in (("cnnlab", cnnlab), ("booktools", booktools))}
+
+
+# The share of a submission's time limit kept for judging its answers: its kernel may use the rest.
+def judge_share(time_limit: float) -> float:
+    """Seconds of ``time_limit`` kept for the judge: a fifth, at least 10 s (less on a tiny limit), at most 60 s.
+
+    Examples
+    --------
+    >>> judge_share(30), judge_share(300), judge_share(3600), judge_share(12)
+    (10.0, 60.0, 60.0, 6.0)
+    """
+    return float(min(60, max(10, time_limit / 5), time_limit / 2))
+
+
+class _Sandbox:
+    """One submission's sandbox: a private writable folder, the read-only support folder, and its slot (processors, user).
+
+    The barrier is :func:`booktools.sandbox.barrier`'s. Under bubblewrap the
+    support folder is at ``/grading`` and the grader's own ``cnnlab`` and
+    ``booktools`` at ``/packages``; under setpriv, which mounts nothing, at
+    their own paths, which the sandbox's user may read (nothing else of the
+    grader's folder: it is root's alone).
+    """
+
+    def __init__(self, work: Path, data_root: Path, package: Path, slot: sandbox.Slot | None = None, time_limit: float = 300):
         self.work, self.box, self.support = work, work / "box", work / "support"
         self.box.mkdir()
         self.support.mkdir()
         shutil.copy(Path(answers_module.__file__), self.support / "answers.py")
         self.data_root, self.package, self.slot = data_root, package, slot
+        self.time_limit, self.deadline = time_limit, time.monotonic() + time_limit  # the whole submission's, judge included
+        self.barrier = (sandbox.barrier() or "bubblewrap") if slot is not None else None
+        self.packages = _packages()
+        if self.barrier == "setpriv":  # its users may pass through the work folder to their own, and read the support
+            os.chmod(work, 0o711)
+            os.chmod(self.support, 0o755)
+            os.chmod(self.support / "answers.py", 0o644)
 
-    def command(self, argv: list[str], limits: sandbox.Limits, env: dict[str, str]) -> list[str]:
-        """``argv`` in the sandbox, with the support folder read-only at ``/grading``."""
-        readable = [self.package, self.data_root]
-        return sandbox.command(argv, self.box, readable, env, limits=limits, mounts={"/grading": self.support}, slot=self.slot)
+    @property
+    def support_path(self) -> str:
+        """Where the sandboxed kernel finds the support folder."""
+        return "/grading" if self.barrier == "bubblewrap" else str(self.support)
+
+    def command(
+        self,
+        argv: list[str],
+        limits: sandbox.Limits,
+        env: dict[str, str],
+        writable: Path | None = None,
+        slot: sandbox.Slot | None = None,
+        group: Path | None = None,
+        packages: tuple[str, ...] = ("cnnlab",),
+    ) -> list[str]:
+        """``argv`` in the sandbox (writing to ``writable``, the box unless given), importing the grader's ``packages``."""
+        chosen = {name: self.packages[name] for name in packages}
+        if self.barrier == "bubblewrap":
+            mounts = {f"/packages/{name}": path for name, path in chosen.items()} | {"/grading": self.support}
+            pythonpath, readable = "/packages", [self.data_root]
+        else:
+            mounts, readable = None, [self.data_root, *chosen.values()]
+            pythonpath = os.pathsep.join(sorted({str(path.parent) for path in chosen.values()}))
+        return sandbox.command(
+            argv,
+            self.box if writable is None else writable,
+            readable,
+            {**env, "PYTHONPATH": pythonpath},
+            limits=limits,
+            mounts=mounts,
+            slot=slot or self.slot,
+            barrier=self.barrier,
+            group=group,
+        )
+
+    def end(self, slot: sandbox.Slot | None, group: watchdog_module.MemoryGroup | None) -> None:
+        """Wait until every process of the sandbox run as ``slot`` (in ``group``) has ended, killing what is left."""
+        if group is not None:
+            group.remove()
+        if slot is not None and os.geteuid() == 0:
+            left = sandbox.end_user(slot.uid)
+            if left:
+                print(f"warning: {len(left)} process(es) of user {slot.uid} could not be ended in 30 s", file=sys.stderr)
 
 
 def training_steps(questions: list[dict]) -> int:
@@ -289,7 +440,8 @@ def _environment(data_root: Path, steps: int) -> dict[str, str]:
 def _overran(time_limit: float) -> str:
     return (
         f"not graded: the submission ran past the time limit of {time_limit:.0f} s before this task's self-check "
-        "(an endless loop?)"
+        f"(an endless loop?): its notebook may run for {time_limit - judge_share(time_limit):.0f} s of it, the rest "
+        "judges its answers"
     )
 
 
@@ -298,6 +450,7 @@ def _bounded_client(notebook, manager, time_limit: float):
     at most that much from the kernel in all (outputs, display updates, widget messages): past it, its watchdog stops
     the sandbox. A notebook printing in an endless loop would otherwise fill the grader's memory, not the sandbox's."""
     import zmq
+    import zmq.asyncio
     from nbclient import NotebookClient
 
     class BoundedClient(NotebookClient):
@@ -317,10 +470,29 @@ def _bounded_client(notebook, manager, time_limit: float):
                 )
             return None
 
-    manager.context.setsockopt(zmq.MAXMSGSIZE, OUTPUT_BYTES)
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    cap = OUTPUT_BYTES
+
+    class CappedClient(AsyncKernelClient):
+        """jupyter_client's client, whose sockets (made from its own context, not the manager's) refuse a message
+        above the cap before reading it: ZeroMQ drops the connection instead."""
+
+        def _context_default(self):
+            self._created_context = True
+            context = zmq.asyncio.Context()
+            context.setsockopt(zmq.MAXMSGSIZE, cap)
+            return context
+
+    manager.context.setsockopt(zmq.MAXMSGSIZE, cap)
+    manager.client_factory = CappedClient
     return BoundedClient(
         notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading", store_widget_state=False
     )
+
+
+# Who watches this thread's kernel runs (the canary, for the first error the answer key met): a list, or None.
+_observed = threading.local()
 
 
 def _run_notebook(
@@ -334,9 +506,11 @@ def _run_notebook(
 ) -> KernelRun:
     """Run every cell in a sandboxed kernel; after each self-check cell, keep its task's export.
 
-    Each cell may run for what is left of the time limit; when it overruns, the
-    kernel is killed, and with it the sandbox, whose own PID namespace ends
-    everything the submission started. The exports made before stay.
+    Each cell may run for what is left of the kernel's share of the time limit
+    (all but :func:`judge_share`); when it overruns, the kernel is killed, and
+    with it everything the submission started: the sandbox's own PID namespace
+    ends, and every process of its user is ended before the judge starts. The
+    exports made before stay.
     """
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
@@ -345,7 +519,8 @@ def _run_notebook(
 
     run = KernelRun()
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    argv = box.command(kernel_argv, limits, env) if use_sandbox else kernel_argv
+    group = watchdog_module.MemoryGroup.make(limits.memory_bytes) if use_sandbox else None
+    argv = box.command(kernel_argv, limits, env, group=group and group.procs) if use_sandbox else kernel_argv
     specs = box.work / "kernels" / "grading"
     specs.mkdir(parents=True)
     (specs / "kernel.json").write_text(
@@ -364,9 +539,9 @@ def _run_notebook(
     sandbox.prepare_writable(box.box, box.slot)
     calls = {q["name"]: q for q in questions}
     pending = list(calls)
-    support = "/grading" if use_sandbox else str(box.support)
+    support = box.support_path if use_sandbox else str(box.support)
     client = _bounded_client(notebook, manager, time_limit)
-    deadline = time.monotonic() + time_limit
+    deadline = min(box.deadline, time.monotonic() + time_limit) - judge_share(time_limit)
 
     def execute(cell, index: int | None = None) -> None:
         """Run the notebook's cell ``index``, or, without one, a cell of the grader's, added at the end."""
@@ -392,13 +567,14 @@ def _run_notebook(
     watchdog = None
     try:
         client.start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        watchdog = client.watchdog = Watchdog(manager.provisioner.pid, box.box, limits)
+        watchdog = client.watchdog = Watchdog(manager.provisioner.pid, box.box, limits, group=group)
         with watchdog:
             client.start_new_kernel_client()
             for index, cell in enumerate(list(notebook.cells)):
                 if cell.cell_type != "code":
                     continue
                 execute(cell, index)
+                run.first_error = run.first_error or _error(cell) or ""
                 if _ran_out_of_memory(cell):
                     run.status = "memory limit"
                 for name in [n for n in pending if calls[n]["call"] in cell.source]:
@@ -428,36 +604,162 @@ def _run_notebook(
             pass
         if client.kc is not None:
             client.kc.stop_channels()
+        box.end(box.slot, group)  # nothing of the kernel's is left when the judge, or the next submission, starts
+    if getattr(_observed, "runs", None) is not None:
+        _observed.runs.append(run)
     return run
+
+
+def _run_judge(lines: str, run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> str:
+    """Run the judge on the answers ``lines`` as the kernel ran: in a sandbox of its own user (its slot's judge), under
+    a watchdog and a memory group of its own, within what is left of the submission's time limit; return what it
+    printed, at most :data:`OUTPUT_BYTES` of it. When it is stopped, ``run``'s status says why."""
+    argv = [sys.executable, "-m", "booktools.judge"]
+    slot = box.slot.judge() if (use_sandbox and box.slot is not None) else None
+    group, folder = None, box.work / "judge"
+    folder.mkdir()
+    if use_sandbox:
+        sandbox.prepare_writable(folder, slot)
+        group = watchdog_module.MemoryGroup.make(limits.memory_bytes)
+        procs = group.procs if group else None
+        line = box.command(argv, limits, env, writable=folder, slot=slot, group=procs, packages=("cnnlab", "booktools"))
+    else:
+        line = argv
+    left = box.deadline - time.monotonic()
+    chunks: list[bytes] = []
+    process = subprocess.Popen(
+        line,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=folder,
+        env=None if use_sandbox else {**os.environ, **env},
+    )
+
+    def feed() -> None:
+        try:
+            process.stdin.write(lines.encode())
+            process.stdin.close()
+        except OSError:  # it ended without reading
+            pass
+
+    def take() -> None:
+        taken = 0
+        while chunk := process.stdout.read(1 << 16):
+            taken += len(chunk)
+            if taken > OUTPUT_BYTES:
+                dog.stop_sandbox("output limit", f"not graded: the judge's output passed {OUTPUT_BYTES >> 20} MiB")
+                return
+            chunks.append(chunk)
+
+    dog = Watchdog(process.pid, folder if use_sandbox else None, limits, group=group)
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=take, daemon=True)]
+    try:
+        with dog:
+            for thread in threads:
+                thread.start()
+            try:
+                process.wait(timeout=max(0.1, left))
+            except subprocess.TimeoutExpired:
+                dog.stop_sandbox(
+                    "time limit",
+                    f"not graded: judging the answers ran past the submission's time limit of {box.time_limit:.0f} s",
+                )
+                process.kill()
+                process.wait()
+    finally:
+        process.kill()
+        threads[1].join(timeout=10)
+        process.stdout.close()
+        box.end(slot, group)
+    if dog.status is not None and run.status == "graded":
+        run.status, run.stopped = dog.status, dog.stopped
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _judge(run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
     """The judge's verdict on each exported task, from a fresh sandboxed process."""
     if not run.exports:
         return {}
-    argv = [sys.executable, "-m", "booktools.judge"]
-    tools = Path(answers_module.__file__).resolve().parent.parent
-    if use_sandbox:
-        readable, variables = [box.package, box.data_root, tools], {**env, "PYTHONPATH": str(tools)}
-        line = sandbox.command(argv, None, readable, variables, limits=limits, slot=box.slot)
-    else:
-        line = argv
     lines = "".join(json.dumps({"task": task, "answers": document}) + "\n" for task, document in run.exports.items())
-    try:
-        result = subprocess.run(
-            line, input=lines, capture_output=True, text=True, timeout=300, env=None if use_sandbox else {**os.environ, **env}
-        )
-    except subprocess.TimeoutExpired:
-        return {}
-    verdicts = {}
-    for line_out in result.stdout.splitlines():
-        try:
-            item = json.loads(line_out)
-        except ValueError:
+    output = _run_judge(lines, run, box, limits, use_sandbox, env)
+    return parse_verdicts(output, list(run.exports), run.stopped or None)
+
+
+_VERDICT_KEYS = ("task", "passed", "hidden", "message")
+_VERDICT_MESSAGE = 20_000  # characters: a self-check's message is a few hundred
+
+
+def _verdict_problem(item, tasks: list[str], seen: dict) -> str | None:
+    """Why ``item`` is not a verdict the grader asked for, or None."""
+    if type(item) is not dict or set(item) != set(_VERDICT_KEYS):
+        return f"a line is not an object with exactly the keys {', '.join(_VERDICT_KEYS)}"
+    if type(item["task"]) is not str or item["task"] not in tasks:
+        return "a verdict names a task the grader did not ask about"
+    if item["task"] in seen:
+        return f"two verdicts on {item['task']}"
+    if type(item["passed"]) is not bool or not (item["hidden"] is None or type(item["hidden"]) is bool):
+        return f"the verdict on {item['task']} is not true or false"
+    if type(item["message"]) is not str or len(item["message"]) > _VERDICT_MESSAGE:
+        return f"the message on {item['task']} is not a string of at most {_VERDICT_MESSAGE} characters"
+    return None
+
+
+def parse_verdicts(output: str, tasks: list[str], missing: str | None = None) -> dict[str, dict]:
+    r"""Each of ``tasks``' verdict in the judge's ``output``, checked strictly; a refusal where there is none.
+
+    The judge prints one JSON line per task, ``{"task", "passed", "hidden", "message"}``, exactly those keys with
+    those types (:mod:`booktools.judge`). A line that breaks this form means the judge did not do what the grader
+    runs it for (an answer steered it): no verdict of that output is believed, and every task gets no points and a
+    message saying why. A task without a verdict (the judge stopped first: ``missing`` says why) gets none either.
+    A last line without its line break was cut off, and counts as missing.
+
+    Examples
+    --------
+    >>> parse_verdicts('{"task": "q1", "passed": true, "hidden": null, "message": ""}\n', ["q1", "q2"])["q1"]["passed"]
+    True
+    >>> parse_verdicts('{"task": "q1", "passed": "yes"}\n', ["q1"])["q1"]["message"][:55]
+    'not graded: the grader refused what its judge answered '
+    """
+    lines = output.split("\n")[:-1]  # what follows the last line break was cut off
+    verdicts: dict[str, dict] = {}
+    for line in lines:
+        if not line.strip():
             continue
-        if isinstance(item, dict) and item.get("task") in run.exports:
-            verdicts[item["task"]] = item
-    return verdicts
+        try:
+            item = json.loads(line)
+        except (ValueError, RecursionError):
+            problem: str | None = "a line is not JSON"
+        else:
+            problem = _verdict_problem(item, tasks, verdicts)
+        if problem:
+            refusal = f"not graded: the grader refused what its judge answered on this notebook ({problem})"
+            return {task: {"passed": False, "hidden": False, "message": refusal} for task in tasks}
+        verdicts[item["task"]] = {key: item[key] for key in ("passed", "hidden", "message")}
+    missing = missing or "not graded: the grader's judge gave no verdict on this answer"
+    return {task: verdicts.get(task, {"passed": False, "hidden": False, "message": missing}) for task in tasks}
+
+
+def reused_reference(question: dict, export) -> list[str]:
+    """The references of ``question`` (``questions.json``'s ``references``) that the exported answer is or calls.
+
+    ``export["uses"]`` lists what of ``cnnlab`` the answer is, subclasses, wraps or called
+    (:func:`booktools.answers.export`); a reference covers itself and everything inside it (a class's methods, a
+    package's modules).
+
+    Examples
+    --------
+    >>> question = {"references": ["cnnlab.saliency.input_gradient", "cnnlab.checks"]}
+    >>> reused_reference(question, {"uses": ["cnnlab.saliency.patch_masks", "cnnlab.saliency.input_gradient"]})
+    ['cnnlab.saliency.input_gradient']
+    >>> reused_reference(question, {"uses": ["cnnlab.checks.ex4._reference_dice"]}), reused_reference(question, None)
+    (['cnnlab.checks.ex4._reference_dice'], [])
+    """
+    uses = export.get("uses") if isinstance(export, dict) else None
+    references = [r for r in question.get("references") or [] if isinstance(r, str)]
+    if not isinstance(uses, list):
+        return []
+    return sorted({u for u in uses if isinstance(u, str) for r in references if u == r or u.startswith(r + ".")})
 
 
 def task_results(submission: Submission, questions: list[dict], run: KernelRun, verdicts: dict[str, dict]) -> list[TaskResult]:
@@ -466,12 +768,30 @@ def task_results(submission: Submission, questions: list[dict], run: KernelRun, 
     A task earns its points only when its self-check cell ran cleanly in the
     student's kernel and the judge passed the answer; the hidden test's points
     (``questions.json``'s ``hidden``) come on top when it passes too. A task
-    whose self-check never ran gets the reason the run stopped.
+    whose self-check never ran gets the reason the run stopped. An answer
+    exported for another self-check than the task's, or that is or calls the
+    reference ``cnnlab`` ships for the task (:func:`reused_reference`), earns
+    nothing, and its feedback says why.
     """
+
+    def refusal(q) -> tuple[str, str]:
+        """Why the task's export earns nothing whatever the judge said, and the reference it reused; or empty."""
+        export = run.exports.get(q["name"])
+        if isinstance(export, dict) and "check" in export and export["check"] != q["check"]:
+            return f"not graded: this answer was exported for another self-check ({_clean(export['check'], 60)})", ""
+        reused = reused_reference(q, export)
+        if reused:
+            names = ", ".join(reused)
+            return (
+                f"no points: this answer is, or calls, the reference that the book's package ships ({names}); "
+                "the task asks for your own code",
+                names,
+            )
+        return "", ""
 
     def points_of(q) -> float:
         verdict = verdicts.get(q["name"])
-        if verdict is None or run.own_checks.get(q["name"], "not run") is not None:
+        if verdict is None or run.own_checks.get(q["name"], "not run") is not None or refusal(q)[0]:
             return 0.0
         hidden = q.get("hidden", {}).get("points", 0)
         own = q["points"] - hidden
@@ -481,24 +801,29 @@ def task_results(submission: Submission, questions: list[dict], run: KernelRun, 
         name = q["name"]
         if name not in run.own_checks:
             return run.stopped or "not graded: this task's self-check never ran"
+        refused = refusal(q)[0]
+        if refused:
+            return refused
         own = run.own_checks[name]
         verdict = verdicts.get(name)
         if verdict is None:
             return own or "not graded: the grader received no answer for this task"
+        message = str(verdict.get("message") or "")
         if own:
-            return own + (f" | {verdict['message']}" if verdict.get("hidden") is False else "")
+            return own + (f" | {message}" if verdict.get("hidden") is False and message else "")
         if points_of(q) < q["points"]:
-            return str(verdict.get("message") or "the grader's check of this answer failed")
+            return message or "the grader's check of this answer failed"
         return ""
 
     return [
         TaskResult(
             submission.student,
-            submission.path.name,
+            readable_name(submission.path.name),
             q["name"],
             min(points_of(q), q["points"]),
             q["points"],
             _clean(feedback_of(q)),
+            refusal(q)[1] if q["name"] in run.own_checks else "",
         )
         for q in questions
     ]
@@ -520,7 +845,7 @@ def grade_submission(
     Given a ``slot`` (:func:`booktools.sandbox.slots`), the sandboxes run on its processors, as its user.
     """
     if isinstance(submission, Path):
-        submission = Submission(submission, unicodedata.normalize("NFC", submission.name[: -len(".ipynb")]))
+        submission = Submission(submission, student_name(submission))
     root = root.resolve()
     questions = _questions(root, chapter)
 
@@ -540,7 +865,8 @@ def grade_submission(
 
     env = _environment(data_root, training_steps(questions))
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, slot if use_sandbox else None)
+        slot = (slot or sandbox.slots(1)[0]) if use_sandbox else None  # a user of its own, one job too
+        box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, slot, time_limit)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
         verdicts = _judge(run, box, limits, use_sandbox, env)
 
@@ -557,12 +883,20 @@ def prepare_sample() -> Path:
     return root
 
 
+def _failed(submission: Submission, questions: list[dict], error: BaseException) -> list[TaskResult]:
+    """The rows of a submission whose grading failed in the grader itself: no points, and the error on every task."""
+    why = _clean(f"{type(error).__name__}: {error}", 300)
+    print(f"error: grading {submission.student} failed ({why}); its other rows are written", file=sys.stderr)
+    stopped = f"not graded: the grader failed on this notebook ({why}); grade it again, or by hand"
+    return task_results(submission, questions, KernelRun(status="error", stopped=stopped), {})
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     """Write ``rows`` under ``header`` atomically (:func:`_write_text`): never half a CSV."""
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(header)
-    writer.writerows([[spreadsheet_safe(str(cell)) for cell in row] for row in rows])
+    writer.writerows([[spreadsheet_safe(_printable(str(cell))) for cell in row] for row in rows])
     _write_text(path, text.getvalue())
 
 
@@ -576,8 +910,14 @@ def grade_folder(
     limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
     use_sandbox: bool = True,
     assignment: str | None = None,
+    canary: bool = False,
 ) -> list[TaskResult]:
     """Grade every notebook of ``folder``, ``jobs`` at a time, and write the grades and the report into ``out``.
+
+    With ``canary``, the chapter's answer key is graded first, in the same
+    environment, and :class:`CanaryFailed` says why when it does not score
+    full marks: then no submission is graded. Under the setpriv barrier the
+    folder, ``out`` and the answer keys are root's alone while it grades.
 
     Out come ``grades.csv``, ``summary.csv``, ``canvas.csv`` and ``moodle.csv``
     (:mod:`booktools.gradebook`; ``assignment`` names Canvas's column, the
@@ -590,11 +930,16 @@ def grade_folder(
         print(f"note: {note}", file=sys.stderr)
     if not submissions:
         raise FileNotFoundError(f"no *.ipynb in {folder}: put the submitted notebooks there.")
-    _questions(root.resolve(), chapter)
+    questions = _questions(root.resolve(), chapter)
     out.mkdir(parents=True, exist_ok=True)
     data_root = prepare_sample()
     lock = threading.Lock()
-    kind = "bubblewrap" if use_sandbox else "NONE (--no-sandbox)"
+    kind = (sandbox.barrier() or "bubblewrap") if use_sandbox else "NONE (--no-sandbox)"
+    if canary:
+        with sandbox.setpriv_guard([folder, out, root.resolve() / "grading"], kind):
+            refusal = _canary(root, chapter, time_limit, data_root, limits, use_sandbox)
+        if refusal:
+            raise CanaryFailed(refusal)
 
     progress = tqdm(total=len(submissions), desc=f"grading {chapter}", unit="notebook", file=sys.stderr, dynamic_ncols=True)
     free: queue.Queue = queue.Queue()
@@ -606,6 +951,8 @@ def grade_folder(
         slot = free.get()  # each submission graded at once has its own processors and user: one cannot starve another
         try:
             tasks, status = grade_submission(submission, root, chapter, time_limit, data_root, limits, use_sandbox, slot)
+        except Exception as error:  # noqa: BLE001 - a failure of any kind costs this row its points, never the others' rows
+            tasks, status = _failed(submission, questions, error), "error"
         finally:
             free.put(slot)
         seconds = time.perf_counter() - start
@@ -617,15 +964,15 @@ def grade_folder(
             progress.update()
         return tasks, status, seconds, points, possible
 
-    with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    guard = sandbox.setpriv_guard([folder, out, root.resolve() / "grading"], kind if use_sandbox else "none")
+    with progress, guard, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(timed, submissions))
     results, summary, grades = [], [], []
     for submission, (tasks, status, seconds, points, possible) in zip(submissions, graded):
         results += tasks
         status = f"{status}; {submission.note}" if submission.note else status
-        summary.append(
-            [submission.student, submission.path.name, f"{points:g}", f"{possible:g}", status, round(seconds, 1), kind]
-        )
+        file = readable_name(submission.path.name)
+        summary.append([submission.student, file, f"{points:g}", f"{possible:g}", status, round(seconds, 1), kind])
         lost = "; ".join(f"{t.task}: {t.feedback}" for t in tasks if t.points < t.max_points and t.feedback)
         grades.append(gradebook.StudentGrade(submission.student, points, possible, lost))
     _write_csv(
@@ -637,6 +984,55 @@ def grade_folder(
     _write_gradebooks(out, grades, assignment or chapter)
     _write_text(out / "report.html", class_report.report_html(chapter, summary, results, time.strftime("%Y-%m-%d %H:%M")))
     return results
+
+
+class CanaryFailed(RuntimeError):
+    """The answer key did not score full marks in the grader's sandbox: the message names the cause and the fix."""
+
+
+def _canary(root: Path, chapter: str, time_limit: float, data_root: Path, limits: sandbox.Limits, use_sandbox: bool) -> str:
+    """Grade the chapter's answer key as a submission; empty if it scores full marks, else why not and what to do."""
+    from booktools.autograder import GRADING_DIR, SOLUTION
+
+    key = root.resolve() / GRADING_DIR / chapter / SOLUTION
+    if not key.is_file():
+        return f"the answer key {key} is missing, so the grader cannot check itself: write it with python -m booktools.autograder"
+    start = time.perf_counter()
+    _observed.runs = key_run = []  # the canary's own run, for the first error the answer key met
+    try:
+        tasks, status = grade_submission(Submission(key, "answer key"), root, chapter, time_limit, data_root, limits, use_sandbox)
+    finally:
+        _observed.runs = None
+    seconds = time.perf_counter() - start
+    points, possible = sum(t.points for t in tasks), sum(t.max_points for t in tasks)
+    print(f"canary: the answer key scores {points:g} / {possible:g} ({status}, {seconds:.0f} s)", file=sys.stderr)
+    if points >= possible:
+        return ""
+    lost = "; ".join(f"{t.task}: {t.feedback}" for t in tasks if t.points < t.max_points) or status
+    if key_run and key_run[0].first_error:
+        lost = f"its first error was {key_run[0].first_error}; {lost}"
+    if status == "time limit":
+        fix = f"raise --time-limit above {time_limit:g} s: the answer key needs more here"
+    elif status == "memory limit":
+        fix = f"raise --memory-limit above {limits.memory_bytes / (1 << 30):g} GiB: the answer key needs more here"
+    elif "No module named" in lost or "ModuleNotFoundError" in lost or "ImportError" in lost:
+        where = ", ".join(f"{name} from {path}" for name, path in _packages().items())
+        fix = (
+            f"the sandbox could not import what the answer key needs (the grader imports {where}); install the book's "
+            "requirements in the Python that runs the grader (pip install -r requirements.txt) and every folder it "
+            "imports from readable by every user"
+        )
+    elif status != "graded":
+        fix = "check that bubblewrap (or, as root, setpriv) can run this Python here, and that the data folder is readable"
+    else:
+        fix = (
+            "regenerate the autograder (python -m booktools.autograder) from the same checkout as cnnlab, whose "
+            "self-checks the answer key must pass"
+        )
+    return (
+        f"the answer key of {chapter} scores {points:g} / {possible:g} in the grader's sandbox ({status}), so no "
+        f"submission was graded. Cause: {_clean(lost, 400)}. Fix: {fix}."
+    )
 
 
 def _write_gradebooks(out: Path, grades: list[gradebook.StudentGrade], assignment: str) -> None:
@@ -690,6 +1086,11 @@ def main(argv: list[str] | None = None) -> int:
         help="GiB of memory a submission may use, each process and all together (default: 3)",
     )
     parser.add_argument(
+        "--no-canary",
+        action="store_true",
+        help="skip grading the chapter's answer key first (it must score full marks, or nothing is graded)",
+    )
+    parser.add_argument(
         "--no-sandbox",
         action="store_true",
         help="grade without bubblewrap: the students' code then runs with your rights (unsafe)",
@@ -730,6 +1131,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 f"cannot sandbox the submissions: {problem}. Install bubblewrap, or grade at your own risk with --no-sandbox."
             )
+        if sandbox.barrier() == "setpriv":
+            print(
+                f"note: {sandbox.bubblewrap_refused()}; each submission runs instead as a user of its own (setpriv), "
+                "with the same limits and seccomp filter, and the submissions, the answer keys and --out are root's "
+                "alone while it grades. summary.csv says so.",
+                file=sys.stderr,
+            )
     limits = sandbox.Limits(memory_bytes=int(args.memory_limit * (1 << 30)))
     try:
         grade_folder(
@@ -742,7 +1150,11 @@ def main(argv: list[str] | None = None) -> int:
             limits,
             use_sandbox=not args.no_sandbox,
             assignment=args.assignment,
+            canary=not args.no_canary,
         )
+    except CanaryFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -26,9 +26,18 @@ as Otter-Grader's Gradescope autograders are:
 local command grades one (:func:`booktools.grade.grade_submission`: the
 student's kernel in a bubblewrap sandbox, a judge that never runs the
 student's code) and writes ``/autograder/results/results.json``: one test per
-task with its points, its maximum and the feedback, and the total. Where the
-sandbox cannot start, no student code runs: every submission scores 0 and
-the output says why.
+task with its points, its maximum and the feedback, and the total, and
+which barrier held (its output, and ``extra_data``'s ``barrier``).
+
+Gradescope's containers are unprivileged Docker containers, whose default
+seccomp profile refuses the namespaces bubblewrap needs. There the grader,
+root in its container, uses the setpriv barrier
+(:func:`booktools.sandbox.barrier`): the student's kernel and the judge run
+each as an unprivileged user of its own, under the same limits, seccomp
+filter and watchdog, while the submission, the results and the autograder's
+tasks are root's alone (mode 0700), and so are the container's shared
+writable folders. Where no barrier can start, no student code runs: every
+submission scores 0 and the output says why.
 """
 
 from __future__ import annotations
@@ -144,12 +153,15 @@ def write_zip(root: Path, chapter: str, out: Path, time_limit: float = 300, memo
     return path
 
 
-def results_document(tasks: list, status: str, seconds: float) -> dict:
-    """Gradescope's ``results.json`` for one graded submission: a test per task, the total, and the status."""
+def results_document(tasks: list, status: str, seconds: float, barrier: str | None = "bubblewrap") -> dict:
+    """Gradescope's ``results.json`` for one graded submission: a test per task, the total, the status, the barrier."""
+    held = {"bubblewrap": "a bubblewrap sandbox", "setpriv": "a user of its own (setpriv; no namespaces here)"}
     return {
         "score": sum(t.points for t in tasks),
         "execution_time": round(seconds, 1),
-        "output": f"{sum(t.points for t in tasks):g} / {sum(t.max_points for t in tasks):g} points ({status}).",
+        "output": f"{sum(t.points for t in tasks):g} / {sum(t.max_points for t in tasks):g} points ({status}); "
+        f"the notebook ran as {held.get(barrier or '', 'no barrier')}.",
+        "extra_data": {"barrier": barrier or "none"},
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [
@@ -199,6 +211,7 @@ def run(autograder: Path) -> dict:
     config = json.loads((source / CONFIG).read_text(encoding="utf-8"))
     notebooks = sorted(p for p in (autograder / "submission").rglob("*") if p.is_file() and p.name.lower().endswith(".ipynb"))
     problem = sandbox.available()
+    kind = sandbox.barrier()
     if not notebooks:
         document = _failure("No notebook was submitted: upload the .ipynb file of the chapter.")
     elif problem:
@@ -207,18 +220,25 @@ def run(autograder: Path) -> dict:
         notebook = next((p for p in notebooks if config["chapter"] in p.name), notebooks[0])
         try:
             limits = sandbox.Limits(memory_bytes=int(float(config["memory_limit_gib"]) * (1 << 30)))
-            tasks, status = grade_submission(
-                Submission(notebook, _student(autograder, notebook)),
-                source,
-                config["chapter"],
-                float(config["time_limit"]),
-                _prepare(autograder),
-                limits,
-            )
+            data_root = _prepare(autograder)
+            private = [autograder / "submission", autograder / "results", source / GRADING_DIR]
+            (autograder / "results").mkdir(parents=True, exist_ok=True)
+            if kind == "setpriv":  # the notebook's user may not read the submission nor write the results, even after
+                for folder in private[:2]:
+                    os.chmod(folder, 0o700)
+            with sandbox.setpriv_guard(private, kind):
+                tasks, status = grade_submission(
+                    Submission(notebook, _student(autograder, notebook)),
+                    source,
+                    config["chapter"],
+                    float(config["time_limit"]),
+                    data_root,
+                    limits,
+                )
         except Exception as error:  # noqa: BLE001 - Gradescope shows results.json, so it says what went wrong
             document = _failure(f"The grader failed before grading ({type(error).__name__}: {error}); nothing was scored.")
         else:
-            document = results_document(tasks, status, time.perf_counter() - start)
+            document = results_document(tasks, status, time.perf_counter() - start, kind)
             if len(notebooks) > 1:
                 document["output"] += f" Graded {notebook.name}, one of {len(notebooks)} notebooks submitted."
     results = autograder / "results"

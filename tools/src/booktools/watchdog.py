@@ -17,6 +17,19 @@ while a submission runs, a thread of the grader's reads ``/proc`` every
 * the size on disk of the sandbox's writable folder, and its number of
   entries (a folder the sandbox made unlistable stops it too).
 
+* what the sandbox's own in-memory ``/tmp`` and ``/dev/shm`` hold (bubblewrap
+  mounts them, each at most :attr:`booktools.sandbox.Limits.tmpfs_bytes`),
+  added to that memory.
+
+Where the machine lets the grader make a memory cgroup of its own
+(:class:`MemoryGroup`: cgroup v2's ``memory.max``, or the cgroup v1 memory
+controller's ``memory.limit_in_bytes``), the sandbox runs in one, and the
+kernel itself bounds all it holds, anonymous, tmpfs and shared memory and
+in-memory files in flight alike; the watchdog then finds its processes
+through the group too, and says so when the kernel stopped one at the limit.
+Where it does not, what nothing can count is refused instead (the sandbox's
+seccomp filter, :mod:`booktools.sandbox`).
+
 When one passes its limit it kills every one of those processes, and
 :attr:`Watchdog.stopped` says why, in words for the student's feedback. The
 grader also stops a sandbox this way for a reason of its own
@@ -25,6 +38,7 @@ grader also stops a sandbox this way for a reason of its own
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -32,7 +46,7 @@ from pathlib import Path
 
 from booktools.sandbox import Limits
 
-__all__ = ["MAX_ENTRIES", "Watchdog", "folder_usage", "memory_bytes", "process_tree"]
+__all__ = ["MAX_ENTRIES", "MemoryGroup", "Watchdog", "folder_usage", "memory_bytes", "process_tree", "tmpfs_bytes"]
 
 # A writable folder with more entries than this is stopped, whatever their size: empty files cost inodes and time.
 MAX_ENTRIES = 20_000
@@ -151,6 +165,138 @@ def folder_usage(folder: Path, most: int = MAX_ENTRIES) -> tuple[int, int, int]:
     return size, entries, unlistable
 
 
+def tmpfs_bytes(pids: list[int]) -> int:
+    """What the in-memory ``/tmp`` and ``/dev/shm`` of the sandboxes of ``pids`` hold, each file system counted once.
+
+    Only those of another mount namespace than the grader's count: a sandbox's own. Files deleted but still open,
+    and those sent over a socket and closed, take their blocks until they go, so they count too.
+    """
+    try:
+        own = os.stat("/proc/self/ns/mnt").st_ino
+    except OSError:
+        return 0
+    seen, total = set(), 0
+    for pid in pids:
+        try:
+            if os.stat(f"/proc/{pid}/ns/mnt").st_ino == own:
+                continue
+        except OSError:
+            continue
+        for folder in ("tmp", "dev/shm"):
+            path = f"/proc/{pid}/root/{folder}"
+            try:
+                device, usage = os.stat(path).st_dev, os.statvfs(path)
+            except OSError:
+                continue
+            if device not in seen:
+                seen.add(device)
+                total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+    return total
+
+
+class MemoryGroup:
+    """A memory cgroup of the grader's own for one sandbox: the kernel counts and bounds all the memory its processes hold.
+
+    :meth:`make` makes one under the grader's own cgroup, with cgroup v2
+    where its memory controller is there and delegated, else with cgroup v1's
+    memory controller; None where neither can be made (an unprivileged
+    grader, a container whose ``/sys/fs/cgroup`` is read-only).
+    """
+
+    _made = itertools.count()
+    # version: (the hierarchy's folder, the limit, its swap, the usage, where the kernel counts its stops)
+    FILES = {
+        2: ("", "memory.max", "memory.swap.max", "memory.current", "memory.events"),
+        1: ("memory", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.usage_in_bytes", "memory.oom_control"),
+    }
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path, self.version = path, version
+
+    @property
+    def procs(self) -> Path:
+        """The file a process joins the group through (``sandbox.command``'s ``group``)."""
+        return self.path / "cgroup.procs"
+
+    @classmethod
+    def parent(cls, version: int, root: Path = Path("/sys/fs/cgroup"), own: str | None = None) -> Path | None:
+        """The grader's own cgroup in hierarchy ``version``, from ``/proc/self/cgroup`` (or ``own``), if it is there."""
+        text = Path("/proc/self/cgroup").read_text() if own is None else own
+        for line in text.splitlines():
+            _, controllers, path = line.split(":", 2)
+            if (version == 2 and controllers == "") or (version == 1 and "memory" in controllers.split(",")):
+                folder = root / cls.FILES[version][0] / path.lstrip("/")
+                marker = "cgroup.controllers" if version == 2 else "memory.limit_in_bytes"
+                return folder if (folder / marker).exists() else None
+        return None
+
+    @classmethod
+    def make(cls, limit: int, root: Path = Path("/sys/fs/cgroup"), own: str | None = None) -> MemoryGroup | None:
+        """A new group whose processes may hold ``limit`` bytes together, swap none; None where none can be made."""
+        for version in (2, 1):
+            parent = cls.parent(version, root, own)
+            if parent is None:
+                continue
+            path = parent / f"booktools-{os.getpid()}-{next(cls._made)}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            group = cls(path, version)
+            _, limit_file, swap_file, _, _ = cls.FILES[version]
+            try:
+                (path / limit_file).write_text(str(limit))
+            except OSError:  # v2 without the memory controller delegated here
+                group.remove()
+                continue
+            try:
+                (path / swap_file).write_text(str(limit if version == 1 else 0))
+            except OSError:  # no swap accounting: nothing to bound
+                pass
+            return group
+        return None
+
+    def usage(self) -> int:
+        try:
+            return int((self.path / self.FILES[self.version][3]).read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def stops(self) -> int:
+        """How many of its processes the kernel killed at the group's limit."""
+        try:
+            text = (self.path / self.FILES[self.version][4]).read_text()
+        except OSError:
+            return 0
+        return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(pid) for pid in self.procs.read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill(self) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def remove(self) -> bool:
+        """Remove the group once its processes are gone (killing those left); whether it could."""
+        for _ in range(200):
+            self.kill()
+            try:
+                self.path.rmdir()
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:
+                threading.Event().wait(0.05)
+        return False
+
+
 class Watchdog:
     """Stop the sandbox whose first process is ``pid`` when its processes' memory or its ``folder`` passes ``limits``.
 
@@ -160,8 +306,10 @@ class Watchdog:
     while it has stopped nothing.
     """
 
-    def __init__(self, pid: int, folder: Path | None, limits: Limits, interval: float = 0.5) -> None:
-        self.pid, self.folder, self.limits, self.interval = pid, folder, limits, interval
+    def __init__(
+        self, pid: int, folder: Path | None, limits: Limits, interval: float = 0.5, group: MemoryGroup | None = None
+    ) -> None:
+        self.pid, self.folder, self.limits, self.interval, self.group = pid, folder, limits, interval, group
         self.status: str | None = None
         self.stopped: str | None = None
         self._done = threading.Event()
@@ -174,12 +322,28 @@ class Watchdog:
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._thread.join()
+        self.check_group()
+
+    def check_group(self) -> None:
+        """Record it if the kernel stopped a process of the sandbox at its memory cgroup's limit."""
+        if self.group is not None and self.status is None and self.group.stops():
+            gib = 1 << 30
+            self.stop_sandbox(
+                "memory limit",
+                f"not graded: the notebook's processes held more than the {self.limits.memory_bytes / gib:.1f} GiB of "
+                "memory allowed (in-memory files and shared memory included), so the machine stopped them",
+            )
+
+    def processes(self) -> list[int]:
+        """The sandbox's processes: its first one's descendants, and whoever is in its memory group."""
+        tree = process_tree(self.pid)
+        return tree + [pid for pid in (self.group.pids() if self.group else []) if pid not in tree]
 
     def stop_sandbox(self, status: str, why: str) -> None:
         """Kill every process of the sandbox, and record ``status`` and ``why`` (the first reason given is kept)."""
         if self.status is None:
             self.status, self.stopped = status, why
-        for pid in process_tree(self.pid):
+        for pid in self.processes():
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:  # ended meanwhile, or not ours
@@ -188,10 +352,11 @@ class Watchdog:
     def check(self) -> None:
         """Look once, and stop the sandbox if it is past a limit."""
         gib = 1 << 30
-        tree = process_tree(self.pid)
-        measured = [memory_bytes(pid, exact=False) for pid in tree]
+        tree = self.processes()
+        memory_files = tmpfs_bytes(tree)
+        measured = [memory_bytes(pid, exact=False) for pid in tree] + [memory_files]
         if None not in measured and sum(measured) > self.limits.memory_bytes:  # resident sets overcount: count exactly
-            measured = [memory_bytes(pid) for pid in tree]
+            measured = [memory_bytes(pid) for pid in tree] + [memory_files]
         if None in measured:
             self.stop_sandbox(
                 "memory limit",
@@ -203,7 +368,8 @@ class Watchdog:
         if memory > self.limits.memory_bytes:
             self.stop_sandbox(
                 "memory limit",
-                f"not graded: the notebook's processes used {memory / gib:.1f} GiB of memory together, more than the "
+                f"not graded: the notebook's processes used {memory / gib:.1f} GiB of memory together (with its "
+                f"in-memory files), more than the "
                 f"{self.limits.memory_bytes / gib:.1f} GiB allowed, so the grader stopped it",
             )
             return
