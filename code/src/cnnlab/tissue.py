@@ -117,10 +117,13 @@ def load_slices(resolution: int = 2, min_brain_fraction: float = 0.05) -> Slices
         raise ValueError(f"resolution={resolution!r} must be 1 or 2 (mm): nilearn ships the template at those two.")
     if not isinstance(min_brain_fraction, (int, float)) or not 0 <= min_brain_fraction < 1:
         raise ValueError(f"min_brain_fraction={min_brain_fraction!r} must lie between 0 and 1, for example 0.05.")
-    t1 = datasets.load_mni152_template(resolution=resolution).get_fdata()
+    template = datasets.load_mni152_template(resolution=resolution)
+    t1 = template.get_fdata()
     gm = datasets.load_mni152_gm_template(resolution=resolution).get_fdata()
     wm = datasets.load_mni152_wm_template(resolution=resolution).get_fdata()
-    mask = datasets.load_mni152_brain_mask(resolution=resolution).get_fdata()
+    # nilearn's load_mni152_brain_mask is this very template above 0.2 (its default threshold), compared in the
+    # template's float32; computing it here gives the same mask without resampling the template a second time.
+    mask = np.asarray(template.dataobj) > 0.2
     labels = tissue_labels(gm, wm, mask)
     t1 = (t1 - t1.min()) / (t1.max() - t1.min())
     keep = [z for z in range(t1.shape[2]) if (labels[:, :, z] > 0).mean() >= min_brain_fraction]
