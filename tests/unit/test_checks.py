@@ -92,6 +92,16 @@ for id, kind, layer, expected in [
     ("no bias", "wrong", "nn.Conv2d(3, 2, 3, bias=False)", r"no bias \(bias=False\)"),
     ("blank as ...", "blank", "...", r"operation is still a blank \(Ellipsis\)"),
     ("kernel list", "right", "nn.Conv2d(3, 2, [3, 3])", None),
+    ("dilated", "wrong", "nn.Conv2d(3, 2, 3, dilation=2)", r"dilation=\(2, 2\), which spreads the 3x3 kernel.*dilation=1"),
+    ("dilated in one direction", "wrong", "nn.Conv2d(3, 2, 3, dilation=(1, 2))", r"dilation=\(1, 2\)"),
+    ("explicit dilation 1 and groups 1", "right", "nn.Conv2d(3, 2, 3, dilation=1, groups=1)", None),
+    ("float64", "wrong", "nn.Conv2d(3, 2, 3, dtype=torch.float64)", "torch.float64 weights, but the images are float32"),
+    ("made double", "wrong", "nn.Conv2d(3, 2, 3).double()", r"torch.float64 weights.*call .float\(\) on it"),
+    ("half precision", "wrong", "nn.Conv2d(3, 2, 3).half()", "torch.float16 weights"),
+    ("explicit float32", "right", "nn.Conv2d(3, 2, 3, dtype=torch.float32)", None),
+    ("meta device", "true", "nn.Conv2d(3, 2, 3, device='meta')", "weights on the 'meta' device, which hold no numbers"),
+    ("moved to the meta device", "true", "nn.Conv2d(3, 2, 3).to('meta')", "'meta' device.*without device='meta'"),
+    ("on the CPU by name", "right", "nn.Conv2d(3, 2, 3, device='cpu')", None),
 ]:
     case(f"1.1 {id}", kind, checks.check_conv_layer, lambda layer=layer: [evaluate(layer)], expected)
 
@@ -103,6 +113,10 @@ for id, kind, layer, expected in [
     ("no padding", "wrong", "nn.Conv2d(3, 2, 3)", "a 100x100 image becomes 98x98: padding=1 keeps 100x100"),
     ("padding 2", "true", "nn.Conv2d(3, 2, 3, padding=2)", "padding=2, so a 100x100 image becomes 102x102"),
     ("blank", "blank", "...", r"operation is still a blank \(Ellipsis\)"),
+    # Dilation 2 with padding 2 also keeps 100x100, but the kernel no longer covers neighbouring pixels.
+    ("dilated and padded", "wrong", "nn.Conv2d(3, 2, 3, padding=2, dilation=2)", r"dilation=\(2, 2\).*keep PyTorch's default"),
+    ("float64", "wrong", "nn.Conv2d(3, 2, 3, padding=1, dtype=torch.float64)", "torch.float64 weights"),
+    ("meta device", "true", "nn.Conv2d(3, 2, 3, padding=1, device='meta')", "'meta' device"),
 ]:
     case(f"1.1 padding {id}", kind, checks.check_padded_conv_layer, lambda layer=layer: [evaluate(layer)], expected)
 
@@ -945,6 +959,15 @@ def test_the_suite_covers_every_kind():
     assert len(CASES) >= 100
     assert set(counts) == set(KINDS)
     assert counts["right"] >= 20 and counts["traceback"] >= 6 and counts["hidden"] >= 4
+
+
+def test_a_convolution_with_groups_is_refused_by_name():
+    # PyTorch cannot build a 3 -> 2 convolution with groups other than 1 (groups divide both), so the setting is
+    # changed on a built layer here, as a layer loaded from elsewhere could hold it.
+    layer = torch.nn.Conv2d(3, 2, 3)
+    layer.groups = 3
+    with pytest.raises(checks.SelfCheckError, match=r"Task 1.1: operation has groups=3, .* keep PyTorch's default, groups=1"):
+        checks.check_conv_layer(layer)
 
 
 def test_passed_reads_as_a_tick():

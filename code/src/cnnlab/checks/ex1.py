@@ -46,8 +46,18 @@ def _check_conv(operation, padding: int, task: str) -> None:
         fail(task, f"operation has kernel_size={tuple(operation.kernel_size)} but the task asks for 3x3: kernel_size=3.")
     if tuple(operation.stride) != (1, 1):
         fail(task, f"operation has stride={tuple(operation.stride)}: keep the default stride of 1.")
-    if tuple(operation.dilation) != (1, 1) or operation.groups != 1:
-        fail(task, "operation has a dilation or groups setting: keep PyTorch's defaults (dilation=1, groups=1).")
+    if tuple(operation.dilation) != (1, 1):
+        fail(
+            task,
+            f"operation has dilation={tuple(operation.dilation)}, which spreads the 3x3 kernel over a wider window "
+            "with gaps: keep PyTorch's default, dilation=1, so that the kernel covers 3x3 neighbouring pixels.",
+        )
+    if operation.groups != 1:
+        fail(
+            task,
+            f"operation has groups={operation.groups}, so each filter sees only some of the image's channels: keep "
+            "PyTorch's default, groups=1, so that every filter sees all 3 channels.",
+        )
     if operation.bias is None:
         fail(task, "operation has no bias (bias=False): keep the default, one bias per filter.")
     _check_weights(operation, "operation", task)
