@@ -115,21 +115,74 @@ def forged_module(target: str, op: str = "call_function") -> dict:
     }
 
 
+def as_export(*arguments) -> dict:
+    return {"check": "check_conv_layer", "arguments": list(arguments), "extra": {}, "tensors": {}, "uses": []}
+
+
 @pytest.mark.parametrize(
     "target, op",
     [
         ("builtins.__import__", "call_function"),
+        ("builtins.exec", "call_function"),
         ("os.system", "call_function"),
         ("torch.load", "call_function"),
-        ("builtins.getattr", "call_function"),
-        ("__class__", "call_method"),
         ("torch.hub", "call_function"),
+        ("operator.attrgetter", "call_function"),  # a public function that walks attributes, dunders included
+        ("operator.call", "call_function"),  # and one that calls what it is given
+        ("operator.methodcaller", "call_function"),
+        ("torch.Tensor.__reduce_ex__", "call_function"),
+        ("__class__", "call_method"),
+        ("register_hook", "call_method"),  # a public tensor method that takes a callable
+        ("apply_", "call_method"),
+        ("_modules", "get_attr"),
+        ("", "call_module"),  # the module itself: forward calling forward
     ],
 )
-def test_a_forged_graph_cannot_call_outside_torchs_public_operations(target, op):
-    module = answers.Decoder({}).value(forged_module(target, op))
+def test_a_forged_graph_may_call_nothing_outside_the_written_out_lists(target, op):
+    with pytest.raises(answers.TransportError):
+        answers.check_export(as_export(forged_module(target, op)))
+    module = answers.Decoder({}).value(forged_module(target, op))  # the interpreter refuses it too, unchecked
     with pytest.raises(answers.TransportError):
         module(torch.zeros(1))
+
+
+def test_a_forged_graph_cannot_walk_attributes_to_pythons_exec():
+    # getattr(x, "__class__") and the like: fx's attribute nodes read a tensor's shape, dtype, device or ndim only.
+    with pytest.raises(answers.TransportError, match="reading '__class__' of a Tensor is not allowed"):
+        answers.Decoder({}).value(forged_module("builtins.getattr"))(torch.zeros(1))
+    shape = forged_module("builtins.getattr")
+    shape["graphs"]["eval"]["nodes"][1]["args"]["items"][1]["value"] = "shape"
+    assert answers.Decoder({}).value(shape)(torch.zeros(2, 3)) == (2, 3)
+    # A keyword beginning with an underscore, a callable taken from data, a module's forward from an attribute.
+    keyword = forged_module("torch.relu")
+    keyword["graphs"]["eval"]["nodes"][1]["kwargs"]["items"] = {"__self__": {"kind": "plain", "value": 1}}
+    with pytest.raises(answers.TransportError, match="a keyword"):
+        answers.check_export(as_export(keyword))
+    shadow = {
+        **forged_module("torch.relu"),
+        "class": "Conv2d",
+        "standard": True,
+        "attrs": {"forward": {"kind": "plain", "value": 1}},
+    }
+    del shadow["graphs"]
+    with pytest.raises(answers.TransportError, match="the attribute 'forward' cannot be set on a Conv2d"):
+        answers.Decoder({}).value(shadow)
+    callable_attribute = {**shadow, "attrs": {"act": {"kind": "recorded", "name": "f", "is_class": False, "calls": []}}}
+    with pytest.raises(answers.TransportError, match="'recorded' is not allowed here"):
+        answers.check_export(as_export(callable_attribute))
+
+
+def test_the_written_out_lists_hold_what_the_books_answers_trace_to():
+    # What the answer keys and the mutation suites trace to (collected once from tests/unit/test_checks*.py).
+    traced = {
+        "operator.add", "operator.floordiv", "operator.getitem", "operator.mul", "operator.sub", "torch.add",
+        "torch.cat", "torch.concat", "torch.nn.functional.dropout", "torch.nn.functional.interpolate",
+        "torch.nn.functional.log_softmax", "torch.nn.functional.max_pool2d", "torch.nn.functional.pad",
+        "torch.nn.functional.relu", "torch.nn.functional.softmax", "torch.relu", "torch.sigmoid", "torch.stack",
+    }  # fmt: skip
+    assert traced <= set(answers.FUNCTIONS) and {"flatten", "size", "view"} <= set(answers.TENSOR_METHODS)
+    assert not any(name.rpartition(".")[2].startswith("_") for name in [*answers.FUNCTIONS, *answers.TENSOR_METHODS])
+    assert {"shape"} <= answers.TENSOR_ATTRIBUTES
 
 
 def test_forged_data_is_refused():
@@ -143,13 +196,19 @@ def test_forged_data_is_refused():
 
 
 def test_the_judge_gives_no_point_to_a_forged_or_blank_answer_and_one_to_a_right_one():
-    blank = {"check": "check_conv_layer", "arguments": [{"kind": "plain", "value": None}], "extra": {}, "tensors": {}}
+    blank = {
+        "check": "check_conv_layer",
+        "arguments": [{"kind": "plain", "value": None}],
+        "extra": {},
+        "tensors": {},
+        "uses": [],
+    }
     assert judge.judge(blank)["passed"] is False and "still a blank" in judge.judge(blank)["message"]
     not_a_check = {**blank, "check": "SelfCheckError"}
     assert judge.judge(not_a_check)["passed"] is False
     layer = nn.Conv2d(3, 2, 3)
     encoder = answers._Encoder()
-    right = {"check": "check_conv_layer", "arguments": [encoder.value(layer)], "extra": {}, "tensors": encoder.tensors}
+    right = {**blank, "arguments": [encoder.value(layer)], "tensors": encoder.tensors}
     assert judge.judge(json.loads(json.dumps(right))) == {"passed": True, "hidden": None, "message": ""}
 
 

@@ -8,7 +8,9 @@ Its autograder, in ``grading/<chapter>/``, holds
   meets them, worth :data:`POINTS` points, plus the points of the task's
   hidden test when ``cnnlab.checks.HIDDEN_TESTS`` has one (what a self-check
   cannot see, beside the chapter's self-checks: that Exercise 2's network
-  was trained, say), and the training steps that test needs;
+  was trained, say), and the training steps that test needs; and the
+  task's ``references``: what ``cnnlab`` ships that does the task itself
+  (:func:`references`), which the grader refuses as the student's work;
 * ``solution.ipynb``: the student notebook with the reference solutions,
   the answer key, which the grader scores at full marks.
 
@@ -44,6 +46,7 @@ __all__ = [
     "chapter_questions",
     "main",
     "manifest_path",
+    "references",
     "write_autograders",
 ]
 
@@ -53,6 +56,20 @@ GRADING_DIR = "grading"
 MANIFEST = "questions.json"
 SOLUTION = "solution.ipynb"
 POINTS = 2
+
+# What the book's package ships that does a task itself, beyond what :func:`references` finds by name. The self-checks'
+# own code (``cnnlab.checks``) is a reference of every task.
+EXTRA_REFERENCES = {
+    "check_network": ("cnnlab.models.SequentialCNN",),
+    "check_train_epoch": ("cnnlab.train.train_one_epoch", "cnnlab.train.train_for_steps"),
+    "check_sequential_model": ("cnnlab.models.SequentialCNN", "cnnlab.models.MNISTModel", "cnnlab.models.conv_block"),
+    "check_regularised_model": ("cnnlab.models.SequentialCNN", "cnnlab.models.MNISTModel", "cnnlab.models.conv_block"),
+    "check_variant": ("cnnlab.models.SequentialCNN", "cnnlab.models.MNISTModel", "cnnlab.models.conv_block"),
+    "check_conv_block": ("cnnlab.tissue._size_keeping_block",),
+    "check_segmentation_net": ("cnnlab.tissue._size_keeping_block",),
+    "check_input_gradient": ("cnnlab.saliency.gradient_times_input",),
+    "check_grad_cam": ("cnnlab.saliency.layer_gradients",),
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class Question:
     hidden_variable: str | None = None
     hidden_points: int = 0
     hidden_training_steps: int | None = None
+    references: tuple[str, ...] = ()
 
     def manifest(self) -> dict:
         entry = {"name": self.name, "check": self.check, "call": self.call, "points": self.points + self.hidden_points}
@@ -73,7 +91,48 @@ class Question:
             entry["hidden"] = {"variable": self.hidden_variable, "points": self.hidden_points}
             if self.hidden_training_steps:
                 entry["hidden"]["training_steps"] = self.hidden_training_steps
+        entry["references"] = list(self.references)
         return entry
+
+
+def _shipped() -> dict[str, list[str]]:
+    """Every public function and class of ``cnnlab``'s modules (its self-checks aside), by name: their dotted names."""
+    import importlib
+    import pkgutil
+
+    import cnnlab
+
+    found: dict[str, list[str]] = {}
+    for info in sorted(pkgutil.iter_modules(cnnlab.__path__), key=lambda info: info.name):
+        if info.name.startswith("_") or info.name == "checks":
+            continue
+        module = importlib.import_module(f"cnnlab.{info.name}")
+        for name, value in sorted(vars(module).items()):
+            if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == module.__name__:
+                found.setdefault(name, []).append(f"{module.__name__}.{name}")
+    return found
+
+
+def references(check: str, call: str, shipped: dict[str, list[str]] | None = None) -> tuple[str, ...]:
+    """What ``cnnlab`` ships that does the task of ``call`` itself: the grader gives an answer that is or calls one nothing.
+
+    They are the self-checks' own code, every public function or class of ``cnnlab`` named as an argument of the
+    call (``checks.check_input_gradient(input_gradient)``: ``cnnlab.saliency.input_gradient``), and
+    :data:`EXTRA_REFERENCES`.
+
+    Examples
+    --------
+    >>> references("check_predict", "checks.check_predict(predict)", {"predict": ["cnnlab.train.predict"]})
+    ('cnnlab.checks', 'cnnlab.train.predict')
+    """
+    import ast
+
+    shipped = _shipped() if shipped is None else shipped
+    names = [ast.unparse(argument) for argument in ast.parse(call, mode="eval").body.args]
+    found = {"cnnlab.checks", *EXTRA_REFERENCES.get(check, ())}
+    for name in names:
+        found.update(shipped.get(name, []))
+    return tuple(sorted(found))
 
 
 def manifest_path(root: Path, chapter: str, option: str) -> Path:
@@ -89,6 +148,7 @@ def chapter_questions(chapter: Chapter) -> list[Question]:
     """The questions of ``chapter``, in the order a student meets its self-checks."""
     from cnnlab.checks import HIDDEN_TESTS
 
+    shipped = _shipped()
     questions = []
     for number, call in enumerate(chapter.checks, 1):
         hidden = HIDDEN_TESTS.get(call.function)
@@ -101,6 +161,7 @@ def chapter_questions(chapter: Chapter) -> list[Question]:
                 hidden.variable if hidden else None,
                 hidden.points if hidden else 0,
                 hidden.training_steps if hidden else None,
+                references(call.function, call.call, shipped),
             )
         )
     return questions

@@ -6,14 +6,18 @@
 * per task, the five most frequent self-check messages, with their counts
   (messages that differ only in their numbers count as one, shown as the
   first student got it);
+* the answers that are, or call, the reference the book's package ships
+  for their task, which earned nothing (:func:`booktools.grade.reused_reference`);
 * per student, the points and the status: graded, timed out, unreadable,
-  stopped at the memory, disk or output limit, or the kernel died (at the
-  memory limit, or because it ended itself).
+  stopped at the memory, disk or output limit, the kernel died (at the
+  memory limit, or because it ended itself), or the grader failed on it.
 
 Everything is in the one file: the figure is an inline PNG with alt text, the
 style sheet is inline, there is no script and nothing is fetched, so the
 report reads offline and can be mailed. Every text a submission could have
-shaped (file names, error messages) is escaped.
+shaped (file names, error messages) is escaped, and arrives printable: the
+grader writes file names in :func:`booktools.grade.readable_name`'s form and
+messages as one line of printable text.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ STATUS_LABELS = {
     "output limit": "stopped at the output limit",
     "kernel died": "kernel died (the memory limit, or it ended itself)",
     "grader failed": "grader failed",
+    "error": "not graded: the grader failed on it",
 }
 _MOST = 5
 
@@ -164,6 +169,23 @@ def report_html(chapter: str, summary: list[list], rows: list, generated: str) -
             continue
         parts.append('<table><thead><tr><th scope="col">students</th><th scope="col">message</th></tr></thead><tbody>')
         parts += [f'<tr><td class="number">{count}</td><td>{e(message)}</td></tr>' for message, count in task.messages]
+        parts.append("</tbody></table>")
+    reused = [row for row in rows if getattr(row, "reused", "")]
+    if reused:
+        parts.append("<h2>Answers that reuse the book's reference</h2>")
+        parts.append(
+            "<p>These answers are, subclass, wrap or call the reference that the book's package ships for the task, "
+            "and earned nothing on it. The grader sees this only in what the student's kernel reports: copied source "
+            "code, or a notebook that hides it, is for you to judge.</p>"
+        )
+        parts.append(
+            '<table><thead><tr><th scope="col">student</th><th scope="col">file</th><th scope="col">task</th>'
+            '<th scope="col">reference</th></tr></thead><tbody>'
+        )
+        parts += [
+            f"<tr><td>{e(str(r.student))}</td><td>{e(str(r.file))}</td><td>{e(str(r.task))}</td><td>{e(str(r.reused))}</td></tr>"
+            for r in reused
+        ]
         parts.append("</tbody></table>")
     parts.append("<h2>Per student</h2>")
     parts.append(

@@ -5,15 +5,26 @@
     python -m booktools.judge < answers.jsonl > verdicts.jsonl
 
 Each input line is one task: ``{"task": ..., "answers": <what booktools.answers.export wrote>}``.
-This process imports ``cnnlab.checks`` before it reads anything, rebuilds
-the answers as data (:mod:`booktools.answers`: no student code runs here),
-and calls the task's pristine self-check on them. Each output line is
+This process imports ``cnnlab.checks`` before it reads anything, checks the
+form of each export strictly and rebuilds the answers as data
+(:func:`booktools.answers.decode`: no student code runs here, and nothing a
+submission shaped is called but the exact functions the interpreter allows),
+and calls the task's pristine self-check on them, one of
+``cnnlab.checks.__all__``. Each output line is
 ``{"task": ..., "passed": ..., "hidden": ..., "message": ...}``: ``hidden``
 is the verdict of the task's hidden test (``cnnlab.checks.HIDDEN_TESTS``,
-beside the chapter's self-checks), or null when it has none.
+beside the chapter's self-checks), or null when it has none. An export that
+breaks a rule is refused with a message, and earns nothing.
 
-The grader runs this command in a sandbox of its own, reading the answers
-on standard input and writing verdicts on standard output.
+The trust boundary: the grader (:mod:`booktools.grade`) trusts no export and
+no output of this process as code, only as data. It runs this command in a
+sandbox of its own, reading the answers on standard input and writing
+verdicts on standard output, and checks every verdict line strictly (exact
+keys and types, one per task it asked about): anything else gives that
+submission's tasks no points, with a message. The allowlist interpreter is
+what keeps a forged export from steering this process; the sandbox stays as
+defence in depth, so that a hole in it would reach neither the grader's
+files nor any other submission.
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ def judge(document: dict) -> dict:
             problem = SPECIAL[check](*arguments)
             verdict.update(passed=problem is None, message=problem or "")
         else:
-            function = getattr(checks, check, None)
+            function = getattr(checks, check, None) if check in checks.__all__ else None
             if not (check.startswith("check_") and callable(function)):
                 raise answers.TransportError(f"{check!r} is not a self-check")
             result = function(*arguments)
@@ -72,6 +83,8 @@ def judge(document: dict) -> dict:
             verdict["message"] = verdict["message"] or (problem or "")
     except checks.SelfCheckError as error:
         verdict["message"] = str(error)
+    except answers.TransportError as error:
+        verdict["message"] = f"the grader refused this answer: {str(error)[:300]}"
     except answers.ReplayMiss as error:
         verdict["message"] = f"the grader could not reproduce this answer: {error}"
     except Exception as error:  # noqa: BLE001 - an answer the judge cannot rebuild earns nothing
