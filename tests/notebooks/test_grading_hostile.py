@@ -34,7 +34,8 @@ MIME = answers.MIME
 FORGED_EXPORT = (
     "import json\n"
     "from IPython.display import display\n"
-    "forged = {'check': 'check_conv_layer', 'arguments': [{'kind': 'plain', 'value': None}], 'extra': {}, 'tensors': {}}\n"
+    "forged = {'check': 'check_conv_layer', 'arguments': [{'kind': 'plain', 'value': None}], 'extra': {}, 'tensors': {},\n"
+    "          'uses': []}\n"
 )
 
 # A right answer to task 1.1, encoded as the grader's export would be, for forgeries shown outside the grader's cell.
@@ -94,6 +95,21 @@ ATTACKS = {
         "import sys, types\nanswers = types.ModuleType('answers')\nanswers.export = lambda *args, **kwargs: json.dumps(forged)\n"
         "sys.modules['answers'] = answers"
     ),
+    # A standard layer whose forward is a forged graph that walks attributes to Python's exec, for every task.
+    "forged-graph-walks-to-exec": (
+        FORGED_EXPORT + "node = lambda op, name, target, args: {'op': op, 'name': name, 'target': target,\n"
+        "    'args': {'kind': 'tuple', 'items': args}, 'kwargs': {'kind': 'dict', 'items': {}}}\n"
+        "walk = [{'kind': 'plain', 'value': '__class__.__init__.__globals__'}]\n"
+        "graph = {'nodes': [node('placeholder', 'x', 'x', []), node('call_function', 'get', 'operator.attrgetter', walk)]}\n"
+        "ref = lambda name: {'kind': 'node', 'name': name}\n"
+        "graph['nodes'] += [node('call_function', 'globals', 'operator.call', [ref('get'), ref('x')]),\n"
+        "    node('call_method', 'run', '__getitem__', [ref('globals'), {'kind': 'plain', 'value': 'exec'}])]\n"
+        "graph['nodes'].append(node('output', 'output', 'output', [ref('run')]))\n"
+        "forged['arguments'] = [{'kind': 'module', 'class': 'Conv2d', 'standard': False, 'training': False, 'attrs': {},\n"
+        "    'parameters': {}, 'buffers': {}, 'persistent': [], 'children': {}, 'graphs': {'train': graph, 'eval': graph}}]\n"
+        "import sys, types\nanswers = types.ModuleType('answers')\nanswers.export = lambda *args, **kwargs: json.dumps(forged)\n"
+        "sys.modules['answers'] = answers"
+    ),
     "write-outside": (
         "import glob, os, pathlib\n"
         "targets = ['{root}/code/src/cnnlab/checks/ex1.py', '{root}/grading/ex1-conv-pool/questions.json',\n"
@@ -148,6 +164,20 @@ ATTACKS = {
     "memory-across-processes": (
         "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n        block = bytearray(1 << 30)\n"
         "        time.sleep(600)\ntime.sleep(600)"
+    ),
+    # Processes left behind, up to the process limit, ignoring SIGTERM, in sessions of their own: the next notebook
+    # graded as this user must find none of them.
+    "fork-bomb-left-behind": (
+        "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nfor _ in range(100_000):\n"
+        "    try:\n        if os.fork() == 0:\n            os.setsid()\n            time.sleep(600)\n            os._exit(0)\n"
+        "    except OSError:\n        break"
+    ),
+    # Memory no process holds: in-memory files (refused), shared memory in /dev/shm and /tmp (each bounded, and counted).
+    "memory-outside-the-processes": (
+        "import os\nfor folder in ('/dev/shm', '/tmp'):\n    try:\n        with open(f'{folder}/fill', 'wb') as file:\n"
+        "            for _ in range(2048):\n                file.write(b'x' * (1 << 20))\n    except OSError:\n        pass\n"
+        "held = []\nfor _ in range(100):\n    try:\n        held.append(os.memfd_create('held'))\n    except OSError:\n"
+        "        break\nassert not held, 'an in-memory file was made'"
     ),
     # Feedback that would run in the instructor's browser if report.html did not escape it.
     "script-in-the-feedback": (
@@ -213,6 +243,8 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     conda = solved()
     conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
     nbformat.write(conda, folder / "solved.ipynb")
+    # A name that is not UTF-8 (an old zip tool's Latin-1), with a terminal's escape sequence: graded, and written.
+    nbformat.write(blank(), folder / os.fsdecode(b"caf\xe9\x1b[31m.ipynb"))
     # Can the memory limit (3 GiB of data per process) be passed? If so, the notebook loses every point.
     hog = with_cell_after_imports(
         solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
@@ -239,8 +271,26 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         "--time-limit",
         "30",
     ]
-    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_SECRET": secret})
+    grader = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "GRADER_SECRET": secret}
+    )
+    stdout, stderr = grader.communicate()
+    process = subprocess.CompletedProcess(command, grader.returncode, stdout, stderr)
     assert process.returncode == 0, process.stdout + process.stderr
+    if os.geteuid() == 0:  # every sandbox ran as a user of the grading command's own: none of their processes is left
+        from booktools import sandbox
+
+        users = {str(sandbox.Slot(index, (), grader.pid).uid) for index in range(256)}
+        left = []
+        for entry in Path("/proc").iterdir():
+            try:
+                status = (entry / "status").read_text() if entry.name.isdigit() else ""
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if users & set(fields.get("Uid", "").split()) and not fields["State"].strip().startswith("Z"):
+                left.append(entry.name)
+        assert not left, f"processes of the sandboxes' users outlived the grading: {left}"
 
     assert repository_fingerprint() == repository, "a submission changed the repository"
     assert fingerprint(folder) == submissions, "a submission changed the submissions"
@@ -263,6 +313,9 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         assert summary[f"{name}.ipynb"]["points"] == "0", f"{name}: {summary[f'{name}.ipynb']}"
     for name in ("solved.ipynb", "memory-hog.ipynb"):
         assert summary[name]["points"] == "8" and summary[name]["max_points"] == "8", f"{name}: {summary[name]}"
+    latin = summary["caf\\xe9\\x1b[31m.ipynb"]
+    assert latin["points"] == "0" and latin["status"] == "graded" and latin["student"] == "caf\\xe9\\x1b[31m", latin
+    assert "\x1b" not in process.stdout + process.stderr
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
     assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 30 + 60

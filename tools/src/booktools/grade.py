@@ -456,18 +456,29 @@ def _bounded_client(notebook, manager, time_limit: float):
     class BoundedClient(NotebookClient):
         watchdog: Watchdog | None = None
         taken = 0
+        closing = False  # set once the grader ends the kernel: a connection dropped then is no message over the cap
 
-        def process_message(self, msg, cell, cell_index):
-            content = msg.get("content") or {}
-            self.taken += sum(len(str(value)) for value in content.values()) + sum(len(b) for b in msg.get("buffers") or [])
-            if self.taken <= OUTPUT_BYTES:
-                return super().process_message(msg, cell, cell_index)
+        def over(self) -> None:
             if self.watchdog is not None:
                 self.watchdog.stop_sandbox(
                     "output limit",
                     f"not graded: the notebook sent more than {OUTPUT_BYTES >> 20} MiB of output (printing in an "
                     "endless loop?), so the grader stopped it",
                 )
+
+        def dropped(self) -> None:
+            """ZeroMQ dropped a connection to the kernel: over the cap, unless the kernel has ended (or is ending)."""
+            threading.Event().wait(0.2)
+            pid = self.watchdog.pid if self.watchdog is not None else None
+            if not self.closing and pid is not None and os.path.exists(f"/proc/{pid}") and not _zombie(pid):
+                self.over()
+
+        def process_message(self, msg, cell, cell_index):
+            content = msg.get("content") or {}
+            self.taken += sum(len(str(value)) for value in content.values()) + sum(len(b) for b in msg.get("buffers") or [])
+            if self.taken <= OUTPUT_BYTES:
+                return super().process_message(msg, cell, cell_index)
+            self.over()
             return None
 
     from jupyter_client.asynchronous import AsyncKernelClient
@@ -484,11 +495,49 @@ def _bounded_client(notebook, manager, time_limit: float):
             context.setsockopt(zmq.MAXMSGSIZE, cap)
             return context
 
+        def _create_connected_socket(self, channel, identity=None):
+            socket = super()._create_connected_socket(channel, identity=identity)
+            _on_drop(socket, client.dropped)
+            return socket
+
     manager.context.setsockopt(zmq.MAXMSGSIZE, cap)
     manager.client_factory = CappedClient
-    return BoundedClient(
+    client = BoundedClient(
         notebook, km=manager, allow_errors=True, timeout=time_limit, kernel_name="grading", store_widget_state=False
     )
+    return client
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _on_drop(socket, callback) -> None:
+    """Call ``callback`` (once, from a thread of its own) when ZeroMQ drops ``socket``'s connection: a message over
+    the socket's ``MAXMSGSIZE`` is never read, its connection is dropped instead, and the grader must not wait on it."""
+    import zmq
+
+    address = f"inproc://booktools-drops-{id(socket)}"
+    socket.monitor(address, zmq.EVENT_DISCONNECTED)
+    events = zmq.Context.shadow(socket.context.underlying).socket(zmq.PAIR)
+    events.connect(address)
+
+    def watch() -> None:
+        try:
+            while not socket.closed:
+                if events.poll(200):
+                    events.recv_multipart()
+                    callback()
+                    return
+        except zmq.ZMQError:  # the context ended meanwhile
+            pass
+        finally:
+            events.close(0)
+
+    threading.Thread(target=watch, name="booktools-drops", daemon=True).start()
 
 
 # Who watches this thread's kernel runs (the canary, for the first error the answer key met): a list, or None.
@@ -595,6 +644,7 @@ def _run_notebook(
     except Exception as error:  # noqa: BLE001 - the kernel would not start or answer: say so, grade the rest
         run.status, run.stopped = "grader failed", f"not graded: the kernel failed ({_clean(error, 200)})"
     finally:
+        client.closing = True
         if watchdog is not None and watchdog.status is not None:  # the grader stopped it: that is why it ended
             run.status, run.stopped = watchdog.status, watchdog.stopped
         # Killing the kernel's process ends the sandbox: its own PID namespace ends everything started inside.
