@@ -114,6 +114,11 @@ def test_train_network_learns_the_labels_and_returns_an_eval_model(slices):
     assert tissue.pixel_accuracy(predicted, slices.labels[few]) > majority + 0.05, "better than calling everything background"
     again = tissue.train_network(slices.images[few], slices.labels[few], num_steps=15)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())), "seeded"
+    stored = tissue.train_network(slices.images[few], slices.labels[few], num_steps=15, channels_last=True)
+    assert stored.down[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        predicted = stored(slices.images[few]).argmax(dim=1)
+    assert tissue.pixel_accuracy(predicted, slices.labels[few]) > majority + 0.05, "the same training in another memory format"
 
 
 @pytest.mark.parametrize(
