@@ -78,6 +78,7 @@ JUDGED_WITH_ANOTHER_MESSAGE = {
     "blank: 4.2 pool blank",
     "wrong: 4.2 skip cropped instead of padding",
     "wrong: 5.1 no eval",
+    "wrong: 5.1 forward pass under no_grad",
     "wrong: 5.2 no eval",
     "wrong: 5.2 one pass per patch",
     "wrong: 5.3 no eval",

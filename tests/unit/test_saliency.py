@@ -72,8 +72,8 @@ def case(request):
 def test_input_gradient_is_captums_saliency(case):
     model, images, target = case
     book = saliency.input_gradient(model, images, target)
-    assert not model.training, "the map explains the model in eval mode"
-    assert_same_map(book, Saliency(model).attribute(images, target=target, abs=True))
+    assert model.training, "the model goes back to the mode it was in"
+    assert_same_map(book, Saliency(model.eval()).attribute(images, target=target, abs=True))
     assert all(parameter.grad is None for parameter in model.parameters())
     assert not images.requires_grad and images.grad is None
 
@@ -88,6 +88,7 @@ def test_gradient_times_input_is_captums(case):
 def test_occlusion_is_captums(case, patch, stride):
     model, images, target = case
     book = saliency.occlusion(model, images, target, patch=patch, stride=stride, batch_size=7)
+    model.eval()
     window, strides = (1, patch, patch), (1, stride, stride)
     captum = Occlusion(model).attribute(
         images, sliding_window_shapes=window, strides=strides, target=target, baselines=0, perturbations_per_eval=64
@@ -99,6 +100,7 @@ def test_grad_cam_is_captums_upsampled_bilinearly(case):
     model, images, target = case
     layer = [module for module in model.modules() if isinstance(module, nn.Conv2d)][-1]
     book = saliency.grad_cam(model, images, target, layer)
+    model.eval()
     captum = LayerGradCam(model, layer).attribute(images, target=target, relu_attributions=True)
     assert_same_map(book, LayerAttribution.interpolate(captum, images.shape[-2:], interpolate_mode="bilinear"))
     assert not layer._forward_hooks and not layer._backward_hooks
@@ -219,3 +221,80 @@ def test_a_map_of_the_image_alone_survives_every_randomization():
 def test_bad_arguments_say_what_to_pass(call, message):
     with pytest.raises(ValueError, match=message):
         call(models.MNISTModel())
+
+
+def test_maps_leave_the_model_in_its_mode_and_its_gradients_as_they_were():
+    torch.manual_seed(0)
+    model = classifier_with_batchnorm_and_dropout()
+    model[1].eval()  # a mixed model: every module must get its own mode back
+    for parameter in model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    images = torch.rand(2, 1, 24, 24)
+    saliency.input_gradient(model, images, 1)
+    saliency.grad_cam(model, images, 1, model[4])
+    saliency.occlusion(model, images, 1, patch=6, stride=6)
+    assert [m.training for m in model.modules()] == [True, True, False, True, True, True, True, True, True, True]
+    assert all(torch.equal(parameter.grad, torch.ones_like(parameter)) for parameter in model.parameters())
+
+
+def ssim_by_windows(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
+    """SSIM written out window by window (Wang et al. 2004, scikit-image's defaults), on maps scaled to 0-1."""
+    a, b = np.abs(a) / np.abs(a).max(), np.abs(b) / np.abs(b).max()
+    values = []
+    for i in range(a.shape[0] - window + 1):
+        for j in range(a.shape[1] - window + 1):
+            x, y = a[i : i + window, j : j + window].ravel(), b[i : i + window, j : j + window].ravel()
+            covariance = np.cov(x, y)
+            numerator = (2 * x.mean() * y.mean() + 1e-4) * (2 * covariance[0, 1] + 9e-4)
+            denominator = (x.mean() ** 2 + y.mean() ** 2 + 1e-4) * (covariance[0, 0] + covariance[1, 1] + 9e-4)
+            values.append(numerator / denominator)
+    return float(np.mean(values))
+
+
+def test_ssim_is_the_window_by_window_formula():
+    generator = torch.Generator().manual_seed(0)
+    maps, others = torch.randn(3, 1, 11, 9, generator=generator), torch.randn(3, 1, 11, 9, generator=generator)
+    others[1] = maps[1] * 3  # the same map, scaled: SSIM 1
+    found = saliency.ssim(maps, others)
+    expected = [ssim_by_windows(a[0].double().numpy(), b[0].double().numpy()) for a, b in zip(maps, others)]
+    assert found.tolist() == pytest.approx(expected, abs=1e-9)
+    assert found[1].item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 7x7"):
+        saliency.ssim(torch.rand(1, 1, 5, 5), torch.rand(1, 1, 5, 5))
+
+
+def test_untied_rank_correlation_leaves_out_the_shared_zeros_only():
+    a = torch.tensor([[0.0, 0.0, 0.0, 3.0, 1.0, 2.0, 0.0]])
+    b = torch.tensor([[0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 5.0]])
+    kept = (a != 0) | (b != 0)
+    expected = spearmanr(a[kept].numpy(), b[kept].numpy()).statistic
+    assert saliency.rank_correlation(a, b, untied=True).item() == pytest.approx(expected)
+    assert saliency.rank_correlation(a, b).item() > saliency.rank_correlation(a, b, untied=True).item()
+    assert np.isnan(saliency.rank_correlation(torch.zeros(1, 4), torch.zeros(1, 4), untied=True).item())
+
+
+def test_cascade_and_randomized_copies_are_seeded_and_leave_the_global_random_state():
+    model = models.MNISTModel()
+    state = torch.random.get_rng_state()
+    steps = [(name, copy_.fc2.weight.clone(), copy_.conv1.weight.clone()) for name, copy_ in saliency.cascade(model, seed=4)]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert [name for name, *_ in steps] == ["fc2", "fc1", "conv2", "conv1"]
+    assert torch.equal(steps[0][2], model.conv1.weight), "conv1 is still trained after the first step"
+    assert not torch.equal(steps[-1][2], model.conv1.weight)
+    last = saliency.randomized_copy(model, seed=4)
+    assert torch.equal(last.conv1.weight, steps[-1][2]) and torch.equal(last.fc2.weight, steps[-1][1])
+    assert not torch.equal(saliency.randomized_copy(model, seed=5).fc2.weight, last.fc2.weight)
+
+
+def test_paired_difference_uses_students_t():
+    values, null = torch.tensor([0.3, 0.5, 0.4, 0.6]), torch.tensor([0.1, 0.1, 0.1, 0.1])
+    mean, half_width = saliency.paired_difference(values, null)
+    assert mean == pytest.approx(0.35) and half_width == pytest.approx(3.182446 * np.std([0.2, 0.4, 0.3, 0.5], ddof=1) / 2)
+    assert all(np.isnan(saliency.paired_difference(torch.tensor([1.0]), torch.tensor([0.0]))))
+
+
+def test_similarities_name_every_measure():
+    maps = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    result = saliency.similarities(maps, -maps)
+    assert list(result) == list(saliency.SIMILARITIES)
+    assert result["Spearman |.|"].tolist() == [1.0, 1.0] and result["Spearman signed"].tolist() == [-1.0, -1.0]

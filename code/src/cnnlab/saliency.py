@@ -400,7 +400,7 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     from scipy.stats import rankdata  # here, not at the top: importing scipy.stats takes half a second
 
     if untied:
-        return torch.tensor([_spearman(x[keep], y[keep], rankdata) for x, y, keep in zip(a, b, (a != 0) | (b != 0))])
+        return torch.tensor([float(_spearman(x[keep], y[keep], rankdata)) for x, y, keep in zip(a, b, (a != 0) | (b != 0))])
     return torch.from_numpy(_spearman(a, b, rankdata))
 
 
@@ -582,10 +582,8 @@ def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     >>> torch.equal(randomized_copy(model, 1)[0].weight, randomized_copy(model, 2)[0].weight)
     False
     """
-    randomized = model
-    for _, randomized in cascade(model, seed):
-        pass
-    return randomized if randomized is not model else copy.deepcopy(model)
+    steps = list(cascade(model, seed))  # one copy, randomized further at each step
+    return steps[-1][1] if steps else copy.deepcopy(model)
 
 
 def randomization_test(model: nn.Module, method: Method, images: torch.Tensor, target, seed: int = 0) -> dict[str, float]:

@@ -12,6 +12,7 @@ the patches, no ReLU...) to name the one made.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -20,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import saliency
-from .common import Passed, call_answer, fail, is_blank, self_check
+from .common import Passed, SelfCheckError, call_answer, fail, is_blank, self_check
 
 __all__ = ["check_grad_cam", "check_input_gradient", "check_occlusion", "check_randomization_test"]
 
@@ -59,10 +60,17 @@ def _images(count: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _forward_passes(model: nn.Module) -> Iterator[list[bool]]:
-    """Within the block, each forward pass of ``model`` appends whether it ran in training mode."""
+def _forward_passes(model: nn.Module, grad_modes: list | None = None) -> Iterator[list[bool]]:
+    """Within the block, each forward pass of ``model`` appends whether it ran in training mode (and to
+    ``grad_modes`` whether gradients were being recorded)."""
     modes: list[bool] = []
-    handle = model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+
+    def record(module, args):
+        modes.append(module.training)
+        if grad_modes is not None:
+            grad_modes.append(torch.is_grad_enabled())
+
+    handle = model.register_forward_pre_hook(record)
     try:
         yield modes
     finally:
@@ -111,6 +119,39 @@ def _require_map(found, images: torch.Tensor, name: str, task: str, shrunk: tupl
     return found
 
 
+def _with_gradients(model: nn.Module) -> list[torch.Tensor]:
+    """Give every parameter a ``.grad`` of its own, as a training step in progress would have; return copies."""
+    for index, parameter in enumerate(model.parameters()):
+        parameter.grad = torch.full_like(parameter, 0.25 + 0.01 * index)
+    return [parameter.grad.clone() for parameter in model.parameters()]
+
+
+def _require_restored(model: nn.Module, grads: list[torch.Tensor], name: str, task: str) -> None:
+    """The model back in training mode, the mode the check gave it, with the gradients it had."""
+    if not all(module.training for module in model.modules()):
+        fail(
+            task,
+            f"{name} left the caller's model in eval mode; it came in training mode, as during training, and the next "
+            "training step would run without dropout and with frozen batch statistics: remember the mode, "
+            "was_training = model.training, and put it back with model.train(was_training) in a finally: block.",
+        )
+    now = [parameter.grad for parameter in model.parameters()]
+    if any(grad is None or not grad.abs().sum() > 0 for grad in now):
+        fail(
+            task,
+            f"{name} wiped the gradients the model's parameters already held (model.zero_grad()), which a training "
+            "step in progress would lose: take the gradient with torch.autograd.grad(score.sum(), x), which fills no "
+            ".grad, instead of .backward() and zero_grad().",
+        )
+    if any(not torch.equal(grad, before) for grad, before in zip(now, grads)):
+        fail(
+            task,
+            "gradients are left in the model's parameters (.grad), added to those the caller had, where they would "
+            "change the next training step: take the gradient with torch.autograd.grad(score.sum(), x), which fills "
+            "no .grad.",
+        )
+
+
 def _require_clean(model: nn.Module, images: torch.Tensor, original: torch.Tensor, task: str) -> None:
     """No gradient left on the parameters or the images, and the images untouched."""
     if images.grad is not None or images.requires_grad:
@@ -154,13 +195,24 @@ def check_input_gradient(input_gradient: Callable) -> Passed:
     _require_function(input_gradient, "input_gradient", "input_gradient(model, images, target)", task)
     model, images, target = _model(), _images(3, 12, 12), torch.tensor([0, 3, 1])
     original = images.clone()
-    with _forward_passes(model) as modes:
-        found = call_answer(input_gradient, (model, images, target), "input_gradient(model, images, target)", task)
+    grads, grad_modes = _with_gradients(model), []
+    with _forward_passes(model, grad_modes) as modes:
+        try:
+            found = call_answer(input_gradient, (model, images, target), "input_gradient(model, images, target)", task)
+        except SelfCheckError:
+            if grad_modes and not any(grad_modes):
+                fail(
+                    task,
+                    "your forward pass ran inside a with torch.no_grad(): block, which records nothing to take a "
+                    "gradient of: run model(x) outside it (torch.no_grad() is for occlusion, which needs no gradient).",
+                )
+            raise
     _require_eval(modes, "input_gradient", task)
     found = _require_map(found, images, "input_gradient", task)
-    _require_clean(model, images, original, task)
-    expected = saliency.input_gradient(model, original, target)
+    _require_restored(model, grads, "input_gradient", task)
     model.zero_grad(set_to_none=True)
+    _require_clean(model, images, original, task)
+    expected = saliency.input_gradient(model.eval(), original, target)
     if _close(found, expected):
         return Passed(task, "the absolute gradient of each image's target score, in eval mode, with nothing left behind.")
     rows = torch.arange(len(target))
@@ -325,11 +377,23 @@ def check_grad_cam(grad_cam: Callable) -> Passed:
     original = images.clone()
     for name, layer in (("the last convolution", model.features[4]), ("the first convolution", model.features[0])):
         model.train()
+        grads = _with_gradients(model)
         call = f"grad_cam(model, images, target, layer) with layer={name}"
         with _forward_passes(model) as modes, warnings.catch_warnings():
             # A backward hook on the first layer, whose input needs no gradient, says so; that is expected here.
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            found = call_answer(grad_cam, (model, images, target, layer), call, task)
+            try:
+                found = call_answer(grad_cam, (model, images, target, layer), call, task)
+            except SelfCheckError as error:
+                sizes = (f"({layer.in_channels})", f"({layer.out_channels})")
+                if layer.in_channels != layer.out_channels and all(size in str(error) for size in sizes):
+                    fail(
+                        task,
+                        f"your grad_cam multiplies a tensor of {layer.in_channels} channels, the layer's input, with one "
+                        f"of {layer.out_channels}, its output: keep the layer's output and the gradient of the scores "
+                        "with respect to that output (in a backward hook grad_outputs[0], not grad_inputs[0]).",
+                    )
+                raise
         if _hooks_left(model):
             fail(
                 task,
@@ -341,6 +405,8 @@ def check_grad_cam(grad_cam: Callable) -> Passed:
         found = _require_map(found, images, "grad_cam", task, shrunk=shrunk)
         if found.requires_grad:
             fail(task, "the map still records gradients: return cam.detach(), a plain map to draw and compare.")
+        _require_restored(model, grads, "grad_cam", task)
+        model.zero_grad(set_to_none=True)
         _require_clean(model, images, original, task)
         model.eval()
         expected = saliency.grad_cam(model, original, target, layer)
@@ -385,13 +451,20 @@ def check_grad_cam(grad_cam: Callable) -> Passed:
 
 
 class _RecordedMethod:
-    """A saliency method that records the weights of every model it maps, and the maps."""
+    """A saliency method that records the weights of every model it maps, and the maps.
+
+    The maps are signed gradients (so that the absolute and the signed rank
+    correlations differ), except the last image's, which is 0 everywhere: a
+    constant map, as a Grad-CAM that the ReLU zeroed, whose rank correlation
+    is NaN.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, torch.Tensor], torch.Tensor]] = []
 
     def __call__(self, model, images, target):
-        maps = saliency.input_gradient(model, images, target)
+        maps = saliency.input_gradient(model, images, target, absolute=False)
+        maps[-1] = 0.0
         state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         self.calls.append((state, maps))
         return maps
@@ -421,21 +494,12 @@ def _as_float(value, name: str, task: str) -> float:
         fail(task, f"the value for {name} is a {type(value).__name__}, not a number: store the mean rank correlation.")
 
 
-@self_check("5.4", "your randomization_test")
-def check_randomization_test(randomization_test: Callable) -> Passed:
-    """Ex 5.4: ``randomization_test(model, method, images, target)``: layers reset from the top, a rank correlation each."""
-    task = "5.4"
-    _require_function(randomization_test, "randomization_test", "randomization_test(model, method, images, target)", task)
-    model = _model().eval()
-    images, target = _images(4, 12, 12, seed=4), torch.tensor([0, 1, 2, 3])
-    trained = {name: value.clone() for name, value in model.state_dict().items()}
-    names = [name for name, _ in saliency.layers_from_output(model)]
+def _check_one_randomization_test(randomization_test, model, images, target, trained, names, absolute, task) -> None:
     method = _RecordedMethod()
+    call = f"randomization_test(model, method, images, target, absolute={absolute})"
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        found = call_answer(
-            randomization_test, (model, method, images, target), "randomization_test(model, method, images, target)", task
-        )
+        found = call_answer(randomization_test, (model, method, images, target, absolute), call, task)
     if any(not torch.equal(value, trained[name]) for name, value in model.state_dict().items()):
         fail(
             task,
@@ -467,6 +531,13 @@ def check_randomization_test(randomization_test: Callable) -> Passed:
     if not originals:
         fail(task, "method never mapped the trained model: compute original = method(model, images, target) first.")
     stages = [(state, maps) for state, maps in method.calls if _changed_layers(state, trained, names)]
+    if not stages and len(method.calls) > 1:
+        fail(
+            task,
+            f"no weight changed: method mapped {len(method.calls)} models and every one had the trained weights. "
+            "layer.reset_parameters without brackets only names the method: call it, layer.reset_parameters(), on "
+            "the copy's layers, and map the copy, method(randomized, images, target).",
+        )
     if len(stages) != len(names):
         fail(
             task,
@@ -488,7 +559,22 @@ def check_randomization_test(randomization_test: Callable) -> Passed:
                 f"{', '.join(names[: k + 1])}: call layer.reset_parameters() on the copy's layers, from the output down.",
             )
         value = _as_float(found[name], name, task)
-        expected = saliency.rank_correlation(originals[0], maps).nanmean().item()
+        expected = saliency.rank_correlation(originals[0], maps, absolute).nanmean().item()
+        if math.isnan(value):
+            fail(
+                task,
+                f"for {name} you report NaN: one image's map is constant (0 everywhere, as a Grad-CAM the ReLU zeroed), "
+                "so its rank correlation is NaN, and .mean() turns the whole average into NaN; average with "
+                ".nanmean(), which leaves that image out.",
+            )
+        other = saliency.rank_correlation(originals[0], maps, not absolute).nanmean().item()
+        if abs(value - expected) > 1e-6 and abs(value - other) <= 1e-6:
+            kind = "signed values" if absolute else "absolute values"
+            fail(
+                task,
+                f"called with absolute={absolute}, for {name} you report the rank correlation of the {kind}: pass "
+                "absolute on, saliency.rank_correlation(original, maps, absolute).",
+            )
         if abs(value - expected) > 1e-6:
             pearson = torch.corrcoef(torch.stack([originals[0].flatten(), maps.flatten()]))[0, 1].item()
             if abs(value - pearson) < 1e-4:
@@ -500,8 +586,21 @@ def check_randomization_test(randomization_test: Callable) -> Passed:
             fail(
                 task,
                 f"for {name} you report {value:.4f}, but the mean rank correlation between the trained model's maps and "
-                f"the randomized copy's is {expected:.4f}: saliency.rank_correlation(original, maps).nanmean().item().",
+                f"the randomized copy's is {expected:.4f}: saliency.rank_correlation(original, maps, absolute).nanmean().item().",
             )
+
+
+@self_check("5.4", "your randomization_test")
+def check_randomization_test(randomization_test: Callable) -> Passed:
+    """Ex 5.4: ``randomization_test(model, method, images, target)``: layers reset from the top, a rank correlation each."""
+    task = "5.4"
+    _require_function(randomization_test, "randomization_test", "randomization_test(model, method, images, target)", task)
+    model = _model().eval()
+    images, target = _images(4, 12, 12, seed=4), torch.tensor([0, 1, 2, 3])
+    trained = {name: value.clone() for name, value in model.state_dict().items()}
+    names = [name for name, _ in saliency.layers_from_output(model)]
+    for absolute in (True, False):
+        _check_one_randomization_test(randomization_test, model, images, target, trained, names, absolute, task)
     return Passed(
         task, f"{len(names)} layers re-initialised one after the other from {names[0]} down, a mean rank correlation each."
     )
