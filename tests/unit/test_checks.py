@@ -245,6 +245,56 @@ for id, kind, changes, expected in [
     ("blank layer", "blank", [("nn.Conv2d(10, 20, kernel_size=5)", "None")], r"self.conv2 is still a blank \(None\)"),
     ("blank forward", "blank", [("x = self.fc1(x)", "x = None")], "Something is still None: fill in every blank"),
     ("no return", "wrong", [("        return x\n", "")], "forward returned None: return the output of the last layer"),
+    (
+        "a pooling layer per block",
+        "true",
+        [
+            (
+                "self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)",
+                "self.pool1 = nn.MaxPool2d(2)\n        self.pool2 = nn.MaxPool2d(2)",
+            ),
+            ("x = self.conv1(x)\n        x = self.maxpool(x)", "x = self.conv1(x)\n        x = self.pool1(x)"),
+            ("x = self.conv2(x)\n        x = self.maxpool(x)", "x = self.conv2(x)\n        x = self.pool2(x)"),
+        ],
+        r"no self.maxpool \(it has self.pool1, self.pool2\): .* names the notebook gives",
+    ),
+    (
+        "__init__ misspelt",
+        "true",
+        [("def __init__(self):", "def __int__(self):")],
+        "has no __init__ of its own \\(it is spelt __int__\\)",
+    ),
+    (
+        "forward misspelt",
+        "traceback",
+        [("def forward(self, x):", "def foward(self, x):")],
+        "has no forward method \\(foward is not it",
+    ),
+    (
+        "batch flattened too",
+        "shape",
+        [("x.flatten(start_dim=1)", "torch.flatten(x)")],
+        r"self.fc1 received a 1-D input \(1280,\): the whole batch",
+    ),
+    (
+        "view to 320 rows",
+        "shape",
+        [("x.flatten(start_dim=1)", "x.view(320, -1)")],
+        "self.fc1 takes 320 features but received 4 per image",
+    ),
+    (
+        "nn.ReLU applied in forward",
+        "traceback",
+        [("x = self.fc1(x)\n        x = F.relu(x)", "x = self.fc1(x)\n        x = nn.ReLU(x)")],
+        r"self.fc2 received a ReLU, not a tensor \(ReLU is a layer: calling nn.ReLU\(x\) in forward builds a new layer",
+    ),
+    ("flatten with reshape", "right", [("x.flatten(start_dim=1)", "x.reshape(-1, 320)")], None),
+    (
+        "functional pooling by 2",
+        "right",
+        [("x = self.conv1(x)\n        x = self.maxpool(x)", "x = self.conv1(x)\n        x = F.max_pool2d(x, 2)")],
+        None,
+    ),
 ]:
     case(f"2.1 {id}", kind, checks.check_network, lambda changes=changes: [define(edit(MODEL, *changes), "MNISTModel")], expected)
 
@@ -736,6 +786,28 @@ for id, kind, source, expected in [
         r"self.conv_blocks\[1\] belong\(s\) to Ex 3.2",
     ),
     ("not sequential", "wrong", MODEL.replace("MNISTModel", "MNISTSequential"), "the model has 0 nn.Sequential block"),
+    (
+        "blocks in the wrong order",
+        "shape",
+        edit(
+            SEQUENTIAL,
+            (
+                "x = self.conv_blocks(x)\n        x = self.lin_blocks(x)",
+                "x = self.lin_blocks(x)\n        x = self.conv_blocks(x)",
+            ),
+        ),
+        r"self.lin_blocks\[1\] takes 320 features but received 784 per image",
+    ),
+    (
+        "layers given as a list",
+        "traceback",
+        edit(
+            SEQUENTIAL,
+            ("self.lin_blocks = nn.Sequential(", "self.lin_blocks = nn.Sequential(["),
+            ("            nn.Linear(50, 10),\n        )", "            nn.Linear(50, 10),\n        ])"),
+        ),
+        r"list is not a Module subclass\): the layers go to nn.Sequential one by one, not as a list.*nn.Sequential\(\*layers\)",
+    ),
 ]:
     case(f"3.1 {id}", kind, checks.check_sequential_model, lambda source=source: [define(source, "MNISTSequential")], expected)
 

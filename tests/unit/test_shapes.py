@@ -1,5 +1,7 @@
 """Tests of cnnlab.shapes: which layer broke a forward pass, what it received, and what is left on the model."""
 
+import re
+
 import pytest
 import torch
 import torch.nn as nn
@@ -104,3 +106,45 @@ def test_layer_names_follow_the_code():
     model = Net(nn.Sequential(nn.Linear(36, 4), nn.ReLU()))
     assert shapes.layer_name(model, model.last[1]) == "self.last[1]"
     assert shapes.layer_name(model, nn.ReLU()) == "ReLU"
+
+
+class Forgets(nn.Module):
+    def __init__(self, forward):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Linear(18, 2)
+        self.steps = forward
+
+    def forward(self, x):
+        return self.steps(self, x)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # torch.flatten(x) flattens the batch too.
+        (lambda self, x: self.fc(torch.flatten(self.conv(x))), r"self.fc received a 1-D input \(36,\): the whole batch"),
+        # nn.ReLU(x) builds a layer (with inplace=x) rather than applying one.
+        (lambda self, x: self.fc(nn.ReLU(self.conv(x).flatten(1))), r"self.fc received a ReLU, not a tensor \(ReLU is a layer"),
+        (lambda self, x: self.fc("x"), "self.fc received a str, not a tensor: give each layer the tensor"),
+        (lambda self, x: self.fc(), r"self.fc was called without an input: .* self.fc\(x\)"),
+    ],
+)
+def test_what_a_layer_received_instead_of_a_batch_is_named(steps, expected):
+    text = message(Forgets(steps), torch.zeros(2, 1, 5, 5))
+    assert re.search(expected, text), text
+
+
+def test_a_misspelt_forward_is_named():
+    class Misspelt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def foward(self, x):
+            return self.fc(x)
+
+    assert message(Misspelt(), torch.zeros(1, 3)) == (
+        "Misspelt has no forward method (foward is not it: the name must be exactly forward): define def forward(self, x): "
+        "inside the class, indented like __init__, and return the output."
+    )

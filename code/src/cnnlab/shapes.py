@@ -12,12 +12,16 @@ after a convolution.
 
 from __future__ import annotations
 
+import difflib
+
 import torch
 import torch.nn as nn
 
 __all__ = ["LayerError", "layer_name", "traced_forward"]
 
 _RESIZING = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+# The names of PyTorch's layer classes, to tell a layer built in forward (nn.ReLU(x)) from any other object.
+_LAYER_CLASSES = frozenset(name for name, value in vars(nn).items() if isinstance(value, type) and issubclass(value, nn.Module))
 
 
 class LayerError(ValueError):
@@ -46,6 +50,16 @@ def _explain(model: nn.Module, module: nn.Module, shape: tuple, done: list, erro
     """Why ``module`` could not process an input of ``shape``; ``done`` holds the (layer, output shape) before it."""
     name = layer_name(model, module, root)
     earlier = [layer for layer, _ in done]
+    if shape is None:
+        return f"{name} was called without an input: give it the tensor that the line before returned, {name}(x)."
+    if isinstance(shape, str):  # the layer received something that is not a tensor
+        built = (
+            f" ({shape} is a layer: calling nn.{shape}(x) in forward builds a new layer instead of applying one. Create "
+            f"it in __init__ and call it, or use the function, such as F.relu(x))"
+            if shape in _LAYER_CLASSES
+            else ""
+        )
+        return f"{name} received a {shape}, not a tensor{built}: give each layer the tensor that the line before returned."
     if isinstance(module, nn.Conv2d) and len(shape) == 4 and shape[1] != module.in_channels:
         reason = f"{name} takes {module.in_channels} input channel(s) but received {shape[1]} (input {shape})"
         if module in earlier:
@@ -58,6 +72,11 @@ def _explain(model: nn.Module, module: nn.Module, shape: tuple, done: list, erro
         if fitting:
             return f"{reason}: this block should use {fitting[0]}, the convolution that takes {shape[1]} channel(s)."
         return f"{reason}: set in_channels={shape[1]}, the channels of the layer before it."
+    if isinstance(module, nn.Linear) and len(shape) == 1:
+        return (
+            f"{name} received a 1-D input {shape}: the whole batch was flattened into one vector. Keep the batch "
+            "dimension and flatten from dimension 1, x.flatten(start_dim=1) (torch.flatten(x, 1)), or use nn.Flatten()."
+        )
     if isinstance(module, nn.Linear) and len(shape) > 2:
         return (
             f"{name} received a {len(shape)}-D input {shape}: flatten it to (N, features) first, with "
@@ -114,7 +133,10 @@ def traced_forward(model: nn.Module, X: torch.Tensor, root: str = "self") -> tup
 
     def before(module, inputs):
         first = inputs[0] if inputs else None
-        calls.append([module, tuple(first.shape) if isinstance(first, torch.Tensor) else None, None])
+        received = tuple(first.shape) if isinstance(first, torch.Tensor) else None
+        if received is None and first is not None:
+            received = type(first).__name__
+        calls.append([module, received, None])
 
     def after(module, inputs, output):
         running = next(call for call in reversed(calls) if call[0] is module and call[2] is None)
@@ -132,6 +154,14 @@ def traced_forward(model: nn.Module, X: torch.Tensor, root: str = "self") -> tup
             module, shape, _ = unfinished[-1]
             done = [(call[0], call[2]) for call in calls if call[2] is not None]
             raise LayerError(_explain(model, module, shape, done, error, root)) from error
+        if isinstance(error, NotImplementedError) and 'missing the required "forward"' in str(error):
+            methods = [key for key, value in vars(type(model)).items() if callable(value) and not key.startswith("__")]
+            near = difflib.get_close_matches("forward", methods, n=1, cutoff=0.6)
+            spelt = f" ({near[0]} is not it: the name must be exactly forward)" if near else ""
+            raise LayerError(
+                f"{type(model).__name__} has no forward method{spelt}: define def forward(self, x): inside the class, "
+                "indented like __init__, and return the output."
+            ) from error
         after_layer = f" after {layer_name(model, calls[-1][0], root)}, whose output has shape {calls[-1][2]}" if calls else ""
         raise LayerError(f"the forward pass raised {type(error).__name__}{after_layer}: {error}.") from error
     finally:

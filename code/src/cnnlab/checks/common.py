@@ -172,6 +172,11 @@ def error_hint(error: BaseException) -> str | None:
             "(z >= first) & (z <= last)"
         )
     if "is not a Module subclass" in text:
+        if text.startswith(("list ", "tuple ")):
+            return (
+                "the layers go to nn.Sequential one by one, not as a list: write nn.Sequential(layer1, layer2, ...), "
+                "or unpack a list with nn.Sequential(*layers)"
+            )
         if "functional" in text or "function" in text:
             return (
                 "nn.Sequential takes modules only, not functions: use the module nn.ReLU() instead of F.relu "

@@ -11,6 +11,7 @@ sizes.
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 from collections.abc import Callable
 
@@ -53,6 +54,24 @@ def _pair(value) -> tuple:
 
 
 def _layer(model, name: str, kind: type, task: str, example: str):
+    if not hasattr(model, name):
+        cls = type(model)
+        if "__init__" not in vars(cls) and not list(model.children()):
+            methods = [key for key, value in vars(cls).items() if callable(value) and key != "forward"]
+            misspelt = difflib.get_close_matches("__init__", methods, n=1, cutoff=0.6)
+            spelt = f" (it is spelt {misspelt[0]})" if misspelt else ""
+            fail(
+                task,
+                f"{cls.__name__} has no __init__ of its own{spelt}, so none of its layers is ever created: define "
+                "def __init__(self): with two underscores on each side, and create the layers there.",
+            )
+        others = [key for key, value in model.named_children() if isinstance(value, kind)]
+        named = f" (it has {', '.join('self.' + key for key in others)})" if others else ""
+        fail(
+            task,
+            f"the model has no self.{name}{named}: the self-check looks for the layers by the names the notebook "
+            f"gives, so create self.{name} = {example} in __init__ and use it in forward.",
+        )
     require_module(getattr(model, name, None), kind, f"self.{name}", task, example)
     return getattr(model, name)
 
