@@ -212,6 +212,14 @@ def check_input_gradient(input_gradient: Callable) -> Passed:
     _require_restored(model, grads, "input_gradient", task)
     model.zero_grad(set_to_none=True)
     _require_clean(model, images, original, task)
+    evaluating = _model().eval()
+    call_answer(input_gradient, (evaluating, images.clone(), target), "input_gradient(model, images, target)", task)
+    if evaluating.training:
+        fail(
+            task,
+            "input_gradient left a model that came in eval mode in training mode: put back the mode the model had, "
+            "model.train(was_training), rather than always model.train().",
+        )
     expected = saliency.input_gradient(model.eval(), original, target)
     if _close(found, expected):
         return Passed(task, "the absolute gradient of each image's target score, in eval mode, with nothing left behind.")
