@@ -243,6 +243,34 @@ def test_fast_recipe_keeps_the_accuracy():
         benchmark.fast_recipe(table, tolerance=-0.1)
 
 
+def test_fast_recipe_breaks_ties_within_the_spread_by_accuracy_then_batch():
+    table = pd.DataFrame(
+        {"device": "cpu", "seconds per 60,000 images": [30.0, 3.750, 3.754, 3.9, 6.0],
+         "spread": [1.0, 1.22, 1.13, 1.01, 1.0], "batch size": [8, 256, 128, 128, 8],
+         "test accuracy": [0.969, 0.957, 0.961, 0.961, 0.969]},
+        index=["original", "fastest", "tied", "tied, larger median", "outside the spread"],
+    )
+    assert benchmark.tied_with_fastest(table.iloc[1:]) == ["fastest", "tied", "tied, larger median"]
+    assert benchmark.fast_recipe(table, tolerance=0.02) == "tied"  # the most accurate of the tied, then the first in order
+    assert benchmark.fast_recipe(table.assign(spread=1.0), tolerance=0.02) == "fastest"
+    with pytest.raises(ValueError, match="lacks the column"):
+        benchmark.tied_with_fastest(table.drop(columns="spread"))
+
+
+def test_images_seen_counts_the_partial_last_batches():
+    assert benchmark.images_seen(4_000, 128, 469) == 58_688
+    assert benchmark.images_seen(4_000, 256, 235) == 58_816
+    assert benchmark.images_seen(4_000, 8, 7_500) == 60_000
+    with pytest.raises(ValueError, match="batch_size=0 must be"):
+        benchmark.images_seen(4_000, 0, 10)
+
+
+def test_cpu_flags_summary_reads_the_flags():
+    summary = benchmark.cpu_flags_summary("model name : X\nflags : fpu avx512f\n")
+    assert summary["cpu"] == "X" and not summary["amx_bf16"] and not summary["avx512_bf16"]
+    assert isinstance(summary["cpu_capability"], str)
+
+
 def test_undetectable_drop_shrinks_with_the_test_set():
     assert benchmark.undetectable_drop(0.96, 1_000) == pytest.approx(1.96 * (2 * 0.96 * 0.04 / 1_000) ** 0.5)
     assert benchmark.undetectable_drop(0.96, 10_000) == pytest.approx(benchmark.undetectable_drop(0.96, 1_000) / 10**0.5)
