@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cnnlab import threads, tissue
+from cnnlab import benchmark, threads, tissue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from training_speed import cpu_name  # noqa: E402
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         record = {
             "date": date.today().isoformat(),
             "cpu": cpu_name(),
+            **{key: value for key, value in benchmark.cpu_flags_summary().items() if key != "cpu"},
             "torch": torch.__version__,
             "cpu_threads": torch.get_num_threads(),
             "steps": options.steps,

@@ -245,9 +245,13 @@ def test_fast_recipe_keeps_the_accuracy():
 
 def test_fast_recipe_breaks_ties_within_the_spread_by_accuracy_then_batch():
     table = pd.DataFrame(
-        {"device": "cpu", "seconds per 60,000 images": [30.0, 3.750, 3.754, 3.9, 6.0],
-         "spread": [1.0, 1.22, 1.13, 1.01, 1.0], "batch size": [8, 256, 128, 128, 8],
-         "test accuracy": [0.969, 0.957, 0.961, 0.961, 0.969]},
+        {
+            "device": "cpu",
+            "seconds per 60,000 images": [30.0, 3.750, 3.754, 3.9, 6.0],
+            "spread": [1.0, 1.22, 1.13, 1.01, 1.0],
+            "batch size": [8, 256, 128, 128, 8],
+            "test accuracy": [0.969, 0.957, 0.961, 0.961, 0.969],
+        },
         index=["original", "fastest", "tied", "tied, larger median", "outside the spread"],
     )
     assert benchmark.tied_with_fastest(table.iloc[1:]) == ["fastest", "tied", "tied, larger median"]

@@ -576,7 +576,11 @@ def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005, accuracy: pd.Seri
     if "spread" not in candidates:
         return str(candidates["seconds per 60,000 images"].idxmin())
     tied = tied_with_fastest(candidates)
-    ranked = sorted(tied, key=lambda name: (-float(accuracy[name]), int(table.loc[name, "batch size"]) if "batch size" in table else 0))
+
+    def rank(name: str) -> tuple[float, int]:
+        return -float(accuracy[name]), int(table.loc[name, "batch size"]) if "batch size" in table else 0
+
+    ranked = sorted(tied, key=rank)
     return str(ranked[0])
 
 

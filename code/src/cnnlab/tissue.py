@@ -97,7 +97,7 @@ def load_slices(resolution: int = 2, min_brain_fraction: float = 0.05) -> Slices
     Parameters
     ----------
     resolution : {1, 2}, default 2
-        Voxel size in mm; at 2 mm a slice is 99 x 117 pixels.
+        Voxel size in mm; at 2 mm a slice is 117 x 99 pixels (height by width).
     min_brain_fraction : float, default 0.05
         Keep only slices in which at least this fraction of the pixels is brain.
 
