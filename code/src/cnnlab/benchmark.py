@@ -534,6 +534,10 @@ def undetectable_drop(accuracy: float, test_images: int, z: float = 1.96) -> flo
 def fast_recipe(table: pd.DataFrame, tolerance: float = 0.005, accuracy: pd.Series | None = None) -> str:
     """The fastest recipe of a :func:`run_benchmark` table within ``tolerance`` of the first recipe's test accuracy.
 
+    Where the table has a ``spread`` column (timed with repeats), recipes tied
+    with the fastest by :func:`tied_with_fastest` count as equally fast, and
+    the most accurate of them wins, then the one with the smaller batch.
+
     Parameters
     ----------
     table : pandas.DataFrame
