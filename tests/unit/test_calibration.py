@@ -42,8 +42,14 @@ def test_confidences_on_an_edge_and_at_one_go_where_torchmetrics_puts_them():
     [
         (lambda: calibration.reliability_bins(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), n_bins=0), "n_bins=0"),
         (lambda: calibration.reliability_bins(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long)), "do not match logits"),
-        (lambda: calibration.reliability_bins(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, dtype=torch.long)), "float tensor"),
-        (lambda: calibration.expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), norm="l2"), "norm='l2'"),
+        (
+            lambda: calibration.reliability_bins(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, dtype=torch.long)),
+            "float tensor",
+        ),
+        (
+            lambda: calibration.expected_calibration_error(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), norm="l2"),
+            "norm='l2'",
+        ),
         (lambda: calibration.mc_dropout(nn.Linear(2, 2), torch.zeros(1, 2), passes=1), "passes=1"),
         (lambda: calibration.trend([0.1]), "1 number"),
         (lambda: calibration.change_verdict([0.1], [0.1, 0.2]), "same length"),

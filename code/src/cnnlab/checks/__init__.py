@@ -20,7 +20,9 @@ from .ex4 import check_conv_block, check_dice, check_segmentation_net, check_sla
 from .ex5 import check_grad_cam, check_input_gradient, check_occlusion, check_randomization_test
 from .ex6 import check_calibration_error, check_mc_dropout, check_selective_accuracy, check_temperature
 
-HIDDEN_TESTS = {name: test for module in (ex1, ex2, ex3, ex4, ex5, ex6) for name, test in getattr(module, "HIDDEN_TESTS", {}).items()}
+HIDDEN_TESTS = {
+    name: test for module in (ex1, ex2, ex3, ex4, ex5, ex6) for name, test in getattr(module, "HIDDEN_TESTS", {}).items()
+}
 
 __all__ = [
     "HIDDEN_TESTS",

@@ -464,7 +464,11 @@ def _mc_dropout_values(mc_dropout: Callable) -> Passed:
     # exp(log_softmax) = softmax: undo it for the mean of the logits, then softmax, the usual mistake
     averaged_logits = logits_passes.log().mean(dim=0).softmax(dim=1).double()
     std_right = ((std - expected_std).abs() <= 0.2 * expected_std + 0.01).all()
-    if std_right and ((mean - averaged_logits).abs() <= tolerance).all() and not ((averaged_logits - expected_mean).abs() <= tolerance).all():
+    if (
+        std_right
+        and ((mean - averaged_logits).abs() <= tolerance).all()
+        and not ((averaged_logits - expected_mean).abs() <= tolerance).all()
+    ):
         fail(
             task,
             "your mean is the softmax of the averaged logits: average the probabilities, softmax of each pass first, "
