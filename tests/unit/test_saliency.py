@@ -273,6 +273,23 @@ def test_untied_rank_correlation_leaves_out_the_shared_zeros_only():
     assert np.isnan(saliency.rank_correlation(torch.zeros(1, 4), torch.zeros(1, 4), untied=True).item())
 
 
+def test_untied_rank_correlation_treats_rounding_error_as_zero():
+    a = torch.tensor([[0.0, 1e-7, -1e-7, 3.0, 1.0, 2.0, 0.0]])  # background drops of rounding size
+    b = torch.tensor([[0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 5.0]])
+    cleaned = torch.tensor([[0.0, 0.0, 0.0, 3.0, 1.0, 2.0, 0.0]])
+    assert saliency.rank_correlation(a, b, untied=True).item() == pytest.approx(
+        saliency.rank_correlation(cleaned, b, untied=True).item()
+    )
+    large = a * 1e6  # relative to the map's largest: the same pattern, scaled, is still rounding error
+    assert saliency.rank_correlation(large, b, untied=True).item() == pytest.approx(
+        saliency.rank_correlation(cleaned, b, untied=True).item()
+    )
+    kept = torch.tensor([[0.0, 1e-3, -1e-3, 3.0, 1.0, 2.0, 0.0]])  # 1e-3 of the largest is a value, not a tie
+    assert saliency.rank_correlation(kept, b, untied=True).item() != pytest.approx(
+        saliency.rank_correlation(cleaned, b, untied=True).item()
+    )
+
+
 def test_cascade_and_randomized_copies_are_seeded_and_leave_the_global_random_state():
     model = models.MNISTModel()
     state = torch.random.get_rng_state()

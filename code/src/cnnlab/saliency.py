@@ -359,6 +359,10 @@ def _batch_pair(maps, others) -> None:
         raise ValueError(f"maps has shape {tuple(maps.shape)} but others {tuple(others.shape)}: compare maps of the same images.")
 
 
+TIE_TOLERANCE = 1e-5
+"""In an untied rank correlation, a value smaller in magnitude than this fraction of its map's largest counts as 0."""
+
+
 def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = True, untied: bool = False) -> torch.Tensor:
     """Spearman's rank correlation between each map and its counterpart, one number per image.
 
@@ -374,7 +378,10 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     untied : bool, default False
         Rank only the pixels where at least one of the two maps is not 0. Where
         both are 0 whatever the weights (the background of gradient ⊙ input on
-        MNIST), the shared tie would otherwise count as agreement.
+        MNIST), the shared tie would otherwise count as agreement. A value
+        whose magnitude is below :data:`TIE_TOLERANCE` times its map's largest
+        counts as 0 here: an occlusion that hides only background changes the
+        score by rounding error (about 1e-6 of a logit), not by exactly 0.
 
     Returns
     -------
@@ -400,8 +407,15 @@ def rank_correlation(maps: torch.Tensor, others: torch.Tensor, absolute: bool = 
     from scipy.stats import rankdata  # here, not at the top: importing scipy.stats takes half a second
 
     if untied:
+        a, b = _zero_below_tolerance(a), _zero_below_tolerance(b)
         return torch.tensor([float(_spearman(x[keep], y[keep], rankdata)) for x, y, keep in zip(a, b, (a != 0) | (b != 0))])
     return torch.from_numpy(_spearman(a, b, rankdata))
+
+
+def _zero_below_tolerance(values: np.ndarray) -> np.ndarray:
+    """``values`` (N, P) with each row's entries below TIE_TOLERANCE times its largest magnitude set to 0."""
+    magnitude = np.abs(values)
+    return np.where(magnitude < TIE_TOLERANCE * magnitude.max(axis=-1, keepdims=True), 0.0, values)
 
 
 def _spearman(a: np.ndarray, b: np.ndarray, rankdata) -> np.ndarray:

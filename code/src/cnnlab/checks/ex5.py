@@ -166,7 +166,7 @@ def _require_clean(model: nn.Module, images: torch.Tensor, original: torch.Tenso
         fail(
             task,
             "gradients are left in the model's parameters (.grad), where they would add to the next training step's: "
-            "take the gradient with torch.autograd.grad(score, x), or call model.zero_grad() before returning.",
+            "take the gradient with torch.autograd.grad(score, x), which leaves the parameters' .grad as it was.",
         )
 
 
