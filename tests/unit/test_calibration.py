@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torchmetrics.classification import MulticlassCalibrationError
 
 from cnnlab import calibration, checks
@@ -100,11 +101,21 @@ def test_verdicts_follow_the_numbers():
 
 def test_the_temperature_check_names_the_split_it_was_fitted_on():
     generator = torch.Generator().manual_seed(5)
-    val_logits, test_logits = (torch.randn(300, 4, generator=generator) * 3 for _ in range(2))
-    val_labels, test_labels = (torch.randint(0, 4, (300,), generator=generator) for _ in range(2))
-    arguments = (val_logits, val_labels, test_logits, test_labels)
+    drawn = [torch.randn(500, 4, generator=generator) * 1.5 for _ in range(2)]
+    labels = [torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0] for logits in drawn]
+    # labels drawn from softmax(logits): T about 1.5 on validation, about 2 on test
+    val_logits, val_labels, test_logits, test_labels = arguments = (drawn[0] * 1.5, labels[0], drawn[1] * 2.0, labels[1])
     right = calibration.fit_temperature(val_logits, val_labels)
     assert isinstance(checks.check_temperature(calibration.fit_temperature, right, *arguments), checks.Passed)
+
+    def grid(logits, labels):  # a right answer that lands beside LBFGS's T, judged by the NLL it reaches
+        temperatures = torch.exp(torch.linspace(-3, 3, 2001))
+        return temperatures[torch.stack([F.cross_entropy(logits / t, labels) for t in temperatures]).argmin()].item()
+
+    assert grid(val_logits, val_labels) != right
+    assert isinstance(checks.check_temperature(grid, grid(val_logits, val_labels), *arguments), checks.Passed)
+    with pytest.raises(checks.SelfCheckError, match="fitted on the test set"):
+        checks.check_temperature(grid, grid(test_logits, test_labels), *arguments)
     for temperature, message in (
         (calibration.fit_temperature(test_logits, test_labels), "fitted on the test set"),
         (calibration.fit_temperature(torch.cat([val_logits, test_logits]), torch.cat([val_labels, test_labels])), "together"),
