@@ -7,6 +7,7 @@ The limits each sandbox runs within are tried in tests/tools/test_sandbox_limits
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -250,8 +251,9 @@ def test_a_message_over_the_cap_is_refused_by_the_socket_the_client_really_reads
         socket.close(0)
         return received, beside
 
-    try:
-        received, beside = asyncio.run(receive())
+    try:  # in a thread of its own: an earlier test of this worker may have left an event loop running in this one
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            received, beside = pool.submit(asyncio.run, receive()).result()
     finally:
         publisher.close(0)
         control.close(0)

@@ -666,12 +666,23 @@ def _whole(value, what: str, low: int = 0, high: int = 1 << 40) -> int:
     return value
 
 
+def _named_in(value, allowed) -> bool:
+    """Whether ``value`` is a string among ``allowed``: a list or an object from the data is refused, not hashed.
+
+    Examples
+    --------
+    >>> _named_in("float32", {"float32": None}), _named_in(["float32"], {"float32": None})
+    (True, False)
+    """
+    return type(value) is str and value in allowed
+
+
 def _check_table(table) -> dict:
     """A table of tensors: ``{ref: {dtype, shape, data, parameter, requires_grad}}``, each as long as its shape says."""
     for ref, spec in _mapping(table, "the tensor table").items():
         _text(ref, "a tensor's name", _REF)
         _exact(spec, ("dtype", "shape", "data", "parameter", "requires_grad"), f"tensor {ref}")
-        _expect(spec["dtype"] in _DTYPES, f"tensor {ref}'s dtype is not one of {sorted(_DTYPES)}")
+        _expect(_named_in(spec["dtype"], _DTYPES), f"tensor {ref}'s dtype is not one of {sorted(_DTYPES)}")
         shape = [_whole(s, f"a size of tensor {ref}") for s in _sequence(spec["shape"], f"tensor {ref}'s shape", 16)]
         data = _text(spec["data"], f"tensor {ref}'s data", most=1 << 31)
         size = math.prod(shape) * torch.empty((), dtype=_DTYPES[spec["dtype"]]).element_size()
@@ -710,7 +721,7 @@ def _check_value(tree, table: dict, depth: int = 0, data: bool = False) -> None:
         _check_ref(tree["ref"], table, f"a {kind}")
     elif kind == "npscalar":
         _exact(tree, ("kind", "dtype", "value"), "a numpy scalar")
-        _expect(tree["dtype"] in _NP_DTYPES, "a numpy scalar's dtype is not allowed")
+        _expect(_named_in(tree["dtype"], _NP_DTYPES), "a numpy scalar's dtype is not allowed")
         _expect(type(tree["value"]) is dict and tree["value"].get("kind") in ("plain", "float"), "a numpy scalar is not a number")
         _check_value(tree["value"], table, depth + 1, data=True)
     elif kind == "device":
@@ -718,7 +729,7 @@ def _check_value(tree, table: dict, depth: int = 0, data: bool = False) -> None:
         _text(tree["value"], "a device", _DEVICE)
     elif kind == "dtype":
         _exact(tree, ("kind", "value"), "a dtype")
-        _expect(tree["value"] in _DTYPES, "a dtype is not one of the allowed")
+        _expect(_named_in(tree["value"], _DTYPES), "a dtype is not one of the allowed")
     elif kind == "size":
         _exact(tree, ("kind", "items"), "a size")
         for item in _sequence(tree["items"], "a size", 64):
@@ -808,7 +819,7 @@ def _check_graph(graph) -> None:
     for node in _sequence(graph["nodes"], "a traced forward's nodes", _NODES):
         _exact(node, ("op", "name", "target", "args", "kwargs"), "a node of a traced forward")
         op = node["op"]
-        _expect(op in _NODE_OPS, f"the node operation {str(op)[:40]!r} is not allowed")
+        _expect(_named_in(op, _NODE_OPS), f"the node operation {str(op)[:40]!r} is not allowed")
         _text(node["name"], "a node's name", _NODE)
         target = _text(node["target"], "a node's target", most=300)
         if op == "call_function":
