@@ -63,8 +63,8 @@ def python_for_everyone(keep: Path) -> list[str]:
 
     All in a private mount namespace: a folder on the way to the Python installation that only root may enter
     (``/root``, for a pyenv there) is covered by one that any user may enter, holding the same installation; the
-    folder ``keep`` (the test's own, inside ``/tmp``) is carried into the fresh ``/tmp``. ``/mnt`` holds the mounts
-    meanwhile.
+    folder ``keep`` (the test's own, inside ``/tmp``) is carried into the fresh ``/tmp``, and so is the repository when
+    it was cloned into a shared folder (a CI checkout in ``/tmp``). ``/mnt`` holds the mounts meanwhile.
     """
     if not Path("/mnt").is_dir():
         pytest.skip("no /mnt to hold the mounts")
@@ -82,11 +82,16 @@ def python_for_everyone(keep: Path) -> list[str]:
         lines.append(f'mount -t tmpfs -o mode=0755 tmpfs "{folder}"')
         for index, child in enumerate(children, start=stash - len(children) + 1):
             lines += [f'mkdir "{folder / child}"', f'mount --bind /mnt/{index} "{folder / child}"']
-    lines += ["mkdir /mnt/keep", f'mount --bind "{keep}" /mnt/keep']
-    for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
-        if Path(shared).is_dir():
-            lines.append(f'mount -t tmpfs -o mode=1777 tmpfs "{shared}"')
-    lines += [f'mkdir -p "{keep}"', f'mount --bind /mnt/keep "{keep}"', 'exec "$@"']
+    shared = [Path(folder) for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if Path(folder).is_dir()]
+    # The test's folder, and the repository itself when it was cloned into one of the shared folders, cross over.
+    carried = [keep.resolve()] + [ROOT.resolve()] * any(folder in ROOT.resolve().parents for folder in shared)
+    carried = [path for path in carried if not any(other in path.parents for other in carried)]
+    for index, path in enumerate(carried):
+        lines += [f"mkdir /mnt/keep{index}", f'mount --bind "{path}" /mnt/keep{index}']
+    lines += [f'mount -t tmpfs -o mode=1777 tmpfs "{folder}"' for folder in shared]
+    for index, path in enumerate(carried):
+        lines += [f'mkdir -p "{path}"', f'mount --bind /mnt/keep{index} "{path}"']
+    lines.append('exec "$@"')
     return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", "\n".join(lines), "sh"]
 
 
