@@ -22,6 +22,19 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = pdf.CHROMIUM_ARGS
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test of one page runs on one test worker, which loads the page once for all the tests that only read it.
+
+    (Before pytest-xdist's own hook names the groups: tryfirst.)
+    """
+    here = Path(__file__).parent
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if Path(item.path).parent == here and params and "path" in params:
+            item.add_marker(pytest.mark.xdist_group(f"browser-{params['path']}"))
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -52,6 +65,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def screenshots():
+    """The folder of the screenshots a reviewer reads: each page whole in light mode, its first screen in dark mode and
+    on a phone (a whole page takes 2 to 4 s of a core to capture, its first screen 0.1 s)."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     return SCREENSHOTS

@@ -9,7 +9,10 @@ override). For every student notebook, nbval runs it with the reference
 solutions in its blanks, in that environment:
 
 * its first cell installs ``cnnlab``, which is then imported from the
-  environment, and pip changes none of the packages already present;
+  environment, and pip changes none of the packages already present. That
+  setup cell is one text in every notebook (checked), so it runs in the
+  first notebook of the run only: the others find ``cnnlab`` installed, and
+  pip resolves its requirements once, not once per chapter (4 s each);
 * every cell runs, and every self-check passes with the message the site shows
   (training runs for fewer steps, ``CNNLAB_TRAINING_STEPS``, as under the
   grader: the build has run it in full);
@@ -133,12 +136,15 @@ def colab_kernel(colab, monkeypatch):
     return colab
 
 
-def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNode, site_packages: Path) -> nbformat.NotebookNode:
+def nbval_notebook(
+    solved: nbformat.NotebookNode, executed: nbformat.NotebookNode, site_packages: Path, install: bool = True
+) -> nbformat.NotebookNode:
     """The solved student notebook with the book build's outputs, for nbval to compare.
 
     A probe cell after the setup cell checks that ``cnnlab`` now comes from the
     environment. Cells the chapter tags ``nbval-check-output``, and the
-    self-check cells, are tagged for nbval to compare.
+    self-check cells, are tagged for nbval to compare. Without ``install`` the
+    setup cell is left out: an earlier notebook of the same run has run it.
     """
     notebook = copy.deepcopy(solved)
     chapter_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
@@ -157,6 +163,8 @@ def nbval_notebook(solved: nbformat.NotebookNode, executed: nbformat.NotebookNod
         "f'cnnlab was imported from {cnnlab.__file__}, not installed by the setup cell'"
     )
     notebook.cells.insert(1, nbformat.v4.new_code_cell(probe))
+    if not install:
+        del notebook.cells[0]
     return notebook
 
 
@@ -250,10 +258,12 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     book = Book.from_config(ROOT)
     paths, failures = [], {}
     solved = {name: notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True) for name in chapters}
+    setup_cells = {notebook.cells[0].source for notebook in solved.values()}
+    assert len(setup_cells) == 1, "the chapters' setup cells differ: run python -m booktools.notebooks"
     for name in chapters:
         executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
         try:
-            notebook = nbval_notebook(solved[name], executed, colab.site_packages)
+            notebook = nbval_notebook(solved[name], executed, colab.site_packages, install=not paths)
         except AssertionError as error:
             failures[name] = str(error)
             continue

@@ -181,9 +181,24 @@ def _footer(title: str) -> str:
     )
 
 
-def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Path, script: str, style: str) -> dict:
-    """Prepare the page for ``edition`` with the print ``script`` and ``style``, and print it to ``path``.
+# Fills the page column of the prepared table of contents (its placeholders; a part's entry has none):
+# {id: page} -> [entries numbered, entries with a placeholder].
+NUMBER_CONTENTS = """
+(pages) => {
+  const entries = [...document.querySelectorAll("a[href^='#'] > .print-entry-page")].filter((span) => span.textContent);
+  const numbered = entries.filter((span) => span.parentElement.getAttribute("href").slice(1) in pages);
+  numbered.forEach((span) => { span.textContent = String(pages[span.parentElement.getAttribute("href").slice(1)]); });
+  return [numbered.length, entries.length];
+}
+"""
 
+
+def _print_edition(browser, url: str, edition: Edition, options: Mapping, path: Path, script: str, style: str) -> dict:
+    """Prepare the page for ``edition`` with the print ``script`` and ``style``, and print it to ``path`` twice.
+
+    The first printing gives the pages on which the chapters start; the
+    same prepared page then gets them in its table of contents and is
+    printed again, so the book is loaded and typeset once per edition.
     Returns what the page reported.
     """
     page = browser.new_page()
@@ -194,6 +209,16 @@ def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Pat
         "requestfailed",
         lambda request: request.url.endswith("searchindex.js") or problems.append(f"could not load {request.url}"),
     )
+    settings = {
+        "path": str(path),
+        "prefer_css_page_size": True,
+        "print_background": True,
+        "display_header_footer": True,
+        "header_template": "<span></span>",
+        "footer_template": _footer(options["title"]),
+        "outline": True,
+        "tagged": True,
+    }
     try:
         page.goto(url, wait_until="load")
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
@@ -208,16 +233,16 @@ def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Pat
             faults.append(f"{report['solutions']} solution(s) left in the {edition.name}' edition")
         if faults:
             raise RuntimeError(f"the {edition.name}' edition was not printed: " + "; ".join(faults))
-        page.pdf(
-            path=str(path),
-            prefer_css_page_size=True,
-            print_background=True,
-            display_header_footer=True,
-            header_template="<span></span>",
-            footer_template=_footer(options["title"]),
-            outline=True,
-            tagged=True,
-        )
+        page.pdf(**settings)
+        where = named_destinations(path)
+        pages = {name: where[name] for name in report["ids"]}
+        numbered, entries = page.evaluate(NUMBER_CONTENTS, pages)
+        if not numbered == entries == len(pages):
+            raise RuntimeError(f"the {edition.name}' contents numbered {numbered} of {entries} entries, for {len(pages)} pages")
+        page.pdf(**settings)
+        moved = {name: where for name, where in named_destinations(path).items() if pages.get(name, where) != where}
+        if moved:
+            raise RuntimeError(f"the {edition.name}' edition moved {sorted(moved)} when its contents were numbered")
         return report
     finally:
         page.close()
@@ -226,8 +251,9 @@ def _print_once(browser, url: str, edition: Edition, options: Mapping, path: Pat
 def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str = CHROMIUM) -> list[PrintedEdition]:
     """Print both editions of the single-page build ``page`` into ``out_dir``.
 
-    Each edition is printed twice: the first printing gives the pages on which
-    the chapters start, the second prints them in the table of contents.
+    Each edition is printed twice from one prepared page: the first printing
+    gives the pages on which the chapters start, the second prints them in the
+    table of contents.
 
     Raises
     ------
@@ -246,7 +272,6 @@ def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str 
     options = {
         "title": config.get("title", citation.title),
         "citation": f"{citation.line()} Printed on {date.today().isoformat()}.",
-        "pages": {},
     }
     script = (PRINT_DIR / "prepare.js").read_text(encoding="utf-8")
     style = (PRINT_DIR / "print.css").read_text(encoding="utf-8")
@@ -258,13 +283,7 @@ def print_book(page: Path, out_dir: Path, root: Path = Path("."), chromium: str 
         try:
             for edition in EDITIONS:
                 path = out_dir / edition.filename
-                report = _print_once(browser, url, edition, options, path, script, style)
-                where = named_destinations(path)
-                pages = {name: where[name] for name in report["ids"]}
-                _print_once(browser, url, edition, {**options, "pages": pages}, path, script, style)
-                moved = {name: where for name, where in named_destinations(path).items() if pages.get(name, where) != where}
-                if moved:
-                    raise RuntimeError(f"the {edition.name}' edition moved {sorted(moved)} when its contents were numbered")
+                report = _print_edition(browser, url, edition, options, path, script, style)
                 printed.append(PrintedEdition(edition, path, pdf_page_count(path), tuple(report["chapters"]), report["images"]))
         finally:
             browser.close()

@@ -1,6 +1,6 @@
 // Turn the single-page HTML build of the book into a printable book, in place.
 //
-// Called by booktools.pdf with one argument, {edition, title, editionLabel, citation, pages};
+// Called by booktools.pdf with one argument, {edition, title, editionLabel, citation};
 // returns what the printer checks before it prints: the chapters, the figures,
 // maths MathJax did not typeset and images that did not load.
 async (options) => {
@@ -68,7 +68,7 @@ async (options) => {
   if (heading) heading.id = heading.id || "preface";
   preface.classList.add("print-preface");
   book.append(preface);
-  addEntry(list, "", heading ? heading.textContent : options.title, "#" + preface.id, "print-preface-entry", options.pages[preface.id]);
+  addEntry(list, "", heading ? heading.textContent : options.title, "#" + preface.id, "print-preface-entry");
 
   let number = 0;
   parts.forEach((part, partIndex) => {
@@ -77,7 +77,7 @@ async (options) => {
     partHeading.id = `print-part-${partIndex + 1}`;
     partHeading.textContent = `Part ${partIndex + 1}: ${part.caption}`;
     book.append(partHeading);
-    const partItem = addEntry(list, "", partHeading.textContent, "#" + partHeading.id, "print-part-entry", null);
+    const partItem = addEntry(list, "", partHeading.textContent, "#" + partHeading.id, "print-part-entry", false);
     const chapterList = document.createElement("ol");
     partItem.append(chapterList);
     for (const section of part.sections) {
@@ -98,11 +98,11 @@ async (options) => {
       book.append(section);
       const name = title.textContent.slice(label.textContent.length).trim();
       chapters.push(name);
-      addEntry(chapterList, `${number}`, name, "#" + section.id, "print-chapter-entry", options.pages[section.id]);
+      addEntry(chapterList, `${number}`, name, "#" + section.id, "print-chapter-entry");
     }
   });
 
-  function addEntry(parent, numberText, text, href, className, page) {
+  function addEntry(parent, numberText, text, href, className, numbered = true) {
     const item = document.createElement("li");
     item.className = className;
     const link = document.createElement("a");
@@ -110,8 +110,9 @@ async (options) => {
     link.innerHTML = "<span class=print-entry-number></span><span class=print-entry-title></span><span class=print-entry-page></span>";
     link.querySelector(".print-entry-number").textContent = numberText;
     link.querySelector(".print-entry-title").textContent = text;
-    // A fixed-width page column: the first pass prints a placeholder of the same width.
-    link.querySelector(".print-entry-page").textContent = page === null ? "" : String(page ?? "000");
+    // A fixed-width page column: the first printing prints a placeholder of the same width, and
+    // booktools.pdf puts the page numbers that printing found in its place before the second.
+    link.querySelector(".print-entry-page").textContent = numbered ? "000" : "";
     item.append(link);
     parent.append(item);
     return item;
