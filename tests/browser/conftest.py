@@ -65,8 +65,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def screenshots():
-    """The folder of the screenshots a reviewer reads: each page whole in light mode, its first screen in dark mode and
-    on a phone (a whole page takes 2 to 4 s of a core to capture, its first screen 0.1 s)."""
+    """The folder of the screenshots a reviewer reads: each page whole in light mode, and its first screen
+    on a phone in dark mode in dark mode (a whole page takes 2 to 4 s of a core to capture, its first screen 0.1 s)."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     return SCREENSHOTS
@@ -127,22 +127,23 @@ def open_page(browser, site):
 
 @pytest.fixture(scope="session")
 def read_page(browser, site):
-    """Open each page of the site once per worker, for the tests that only read it; return (page, problems).
+    """Open each page of the site once per worker and context, for the tests that only read it; (page, problems).
 
     Loading a page is most of what a browser test costs, and most tests only
     read what loaded. The problems are those seen while the page loaded, so a
-    test's verdict does not depend on which tests read the page before it. A
-    test that clicks, scrolls or emulates anything opens its own with
-    ``open_page``.
+    test's verdict does not depend on which tests read the page before it.
+    Keyword arguments are the context's (a viewport, a colour scheme). A test
+    that clicks or scrolls opens its own with ``open_page``.
     """
     contexts, pages = [], {}
 
-    def read(path):
-        if path not in pages:
-            context, page, problems = _open(browser, site, path, {})
+    def read(path, **context_options):
+        key = (path, repr(sorted(context_options.items())))
+        if key not in pages:
+            context, page, problems = _open(browser, site, path, context_options)
             contexts.append(context)
-            pages[path] = (page, problems.seen())
-        return pages[path]
+            pages[key] = (page, problems.seen())
+        return pages[key]
 
     yield read
     for context in contexts:
