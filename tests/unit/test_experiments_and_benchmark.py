@@ -43,6 +43,12 @@ def test_compare_models_is_fair_and_repeatable(sample):
     assert list(comparison.index) == ["b", "bn"]
     assert comparison.loc["b", "difference (points)"] == 0 and not comparison.loc["b", "beyond noise"]
 
+    # In the channels_last memory format: the same runs, up to the order in which sums are taken.
+    channels_last = experiments.compare_models(
+        {"a": models.SequentialCNN}, train_loader, test_loader, num_steps=30, seeds=(0, 1), progress=False, channels_last=True
+    )
+    assert channels_last["test loss"].tolist() == pytest.approx(runs["test loss"][:2].tolist(), abs=2e-3)
+
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
@@ -53,6 +59,7 @@ def test_compare_models_is_fair_and_repeatable(sample):
         ({"seeds": 3}, TypeError, r"seeds=3 must be a list of seeds"),
         ({"seeds": (-1,)}, ValueError, r"seed=-1 must be non-negative"),
         ({"num_steps": 0}, ValueError, r"num_steps=0 must be positive"),
+        ({"channels_last": "yes"}, TypeError, r"channels_last='yes' must be True or False"),
     ],
 )
 def test_compare_models_refuses_bad_arguments(kwargs, error, message):

@@ -33,6 +33,7 @@ def compare_models(
     seeds: Sequence[int] = (0,),
     device: torch.device | str = "cpu",
     progress: bool = True,
+    channels_last: bool = False,
 ) -> pd.DataFrame:
     """Train each model from each seed for ``num_steps`` steps and test it.
 
@@ -57,6 +58,11 @@ def compare_models(
     device : torch.device or str
     progress : bool
         Show a progress bar per run.
+    channels_last : bool, default False
+        Store every model's weights in the ``channels_last`` memory format,
+        which its convolutions pass on to their outputs: the same network and
+        maths, summed in another order, and on a CPU faster for small networks
+        with pooling (see the chapter on speed).
 
     Returns
     -------
@@ -76,13 +82,16 @@ def compare_models(
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds} must hold at least one seed, each once: pass for example seeds=(0, 1, 2).")
     num_steps = arguments.whole_number("num_steps", num_steps)
+    if not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last={channels_last!r} must be True or False.")
+    memory_format = torch.channels_last if channels_last else torch.preserve_format
     rows = []
     loss_fn = nn.CrossEntropyLoss()
     for name, factory in factories.items():
         for seed in seeds:
             train.seed_everything(seed)
             loaders.reseed(train_loader, seed)
-            model = factory().to(device)
+            model = factory().to(device, memory_format=memory_format)
             optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
             start = time.perf_counter()
             train.train_for_steps(model, train_loader, loss_fn, optimizer, device, num_steps, progress=progress)
