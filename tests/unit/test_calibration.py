@@ -54,6 +54,7 @@ def test_confidences_on_an_edge_and_at_one_go_where_torchmetrics_puts_them():
         (lambda: calibration.mc_dropout(nn.Linear(2, 2), torch.zeros(1, 2), passes=1), "passes=1"),
         (lambda: calibration.trend([0.1]), "1 number"),
         (lambda: calibration.change_verdict([0.1], [0.1, 0.2]), "same length"),
+        (lambda: calibration.change_verdict([0.1], [0.2], tolerance=-1), "tolerance=-1"),
     ],
 )
 def test_errors_name_the_argument(call, match):
@@ -95,8 +96,12 @@ def test_risk_coverage_ends_at_the_overall_accuracy_and_keeps_ties_together():
 def test_verdicts_follow_the_numbers():
     assert calibration.trend([0.3, 0.2, 0.1]) == "falls at every step"
     assert calibration.trend([0.3, 0.35, 0.1]) == "falls overall"
+    assert calibration.trend([0.3, 0.1]) == "falls", "one step is no trend at every step"
     assert calibration.change_verdict([0.1, 0.2], [0.2, 0.3]) == "lower at none"
     assert calibration.change_verdict([0.1, 0.2], [0.05, 0.1]) == "lower at every one"
+    # A fall within the tolerance is no fall.
+    assert calibration.change_verdict([0.1, 0.2], [0.097, 0.1], tolerance=0.005) == "lower at 1 of 2"
+    assert calibration.change_verdict([0.1, 0.2], [0.097, 0.199], tolerance=0.005) == "lower at none"
 
 
 def test_the_temperature_check_names_the_split_it_was_fitted_on():

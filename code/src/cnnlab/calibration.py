@@ -305,14 +305,15 @@ def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
 
 def trend(values: Sequence[float], tolerance: float = 0.0) -> str:
     """Whether a row of numbers grows with the shift: ``"grows at every step"``, ``"grows overall"``,
-    ``"falls overall"``, ``"falls at every step"`` or ``"stays within the tolerance"``.
+    ``"falls overall"``, ``"falls at every step"`` or ``"stays within the tolerance"``; for two
+    numbers, one step, only ``"grows"``, ``"falls"`` or ``"stays within the tolerance"``.
 
     "Overall" compares the last with the first; changes within ``tolerance`` count as none.
 
     Examples
     --------
-    >>> trend([0.1, 0.2, 0.3]), trend([0.1, 0.3, 0.2]), trend([0.3, 0.3], tolerance=0.01)
-    ('grows at every step', 'grows overall', 'stays within the tolerance')
+    >>> trend([0.1, 0.2, 0.3]), trend([0.1, 0.3, 0.2]), trend([0.3, 0.3], tolerance=0.01), trend([0.3, 0.2])
+    ('grows at every step', 'grows overall', 'stays within the tolerance', 'falls')
     """
     values = np.asarray(values, dtype=float).ravel()
     if len(values) < 2:
@@ -321,24 +322,32 @@ def trend(values: Sequence[float], tolerance: float = 0.0) -> str:
     total = values[-1] - values[0]
     if abs(total) <= tolerance:
         return "stays within the tolerance"
+    if len(values) == 2:
+        return "grows" if total > 0 else "falls"
     if total > 0:
         return "grows at every step" if (steps > tolerance).all() else "grows overall"
     return "falls at every step" if (steps < -tolerance).all() else "falls overall"
 
 
-def change_verdict(before: Sequence[float], after: Sequence[float]) -> str:
+def change_verdict(before: Sequence[float], after: Sequence[float], tolerance: float = 0.0) -> str:
     """How many of the entries ``after`` lowered, against ``before``: ``"lower at every one"``,
     ``"lower at none"`` or ``"lower at k of n"``.
+
+    An entry counts as lower only when it fell by more than ``tolerance``, as :func:`trend` counts a change.
 
     Examples
     --------
     >>> change_verdict([0.1, 0.2, 0.3], [0.05, 0.25, 0.1])
     'lower at 2 of 3'
+    >>> change_verdict([0.1, 0.2, 0.3], [0.098, 0.25, 0.1], tolerance=0.005)
+    'lower at 1 of 3'
     """
     before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
     if before.shape != after.shape or before.ndim != 1 or len(before) == 0:
         raise ValueError(f"before {before.shape} and after {after.shape} must be two rows of the same length, one or more.")
-    lower = int((after < before).sum())
+    if not np.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance={tolerance!r} must be a number of 0 or more, for example 0.005.")
+    lower = int((after < before - tolerance).sum())
     if lower == len(before):
         return "lower at every one"
     return "lower at none" if lower == 0 else f"lower at {lower} of {len(before)}"
