@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import forged_exports
 import numpy as np
 import pytest
 import torch
@@ -101,18 +102,7 @@ def forged_module(target: str, op: str = "call_function") -> dict:
             node("output", "output", "output", [{"kind": "node", "name": "bad"}]),
         ]
     }
-    return {
-        "kind": "module",
-        "class": "Evil",
-        "standard": False,
-        "training": False,
-        "attrs": {},
-        "parameters": {},
-        "buffers": {},
-        "persistent": [],
-        "children": {},
-        "graphs": {"train": graph, "eval": graph},
-    }
+    return forged_exports.custom_module(graph, name="Evil")
 
 
 def as_export(*arguments) -> dict:

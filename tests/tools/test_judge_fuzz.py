@@ -24,6 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import forged_exports
 import pytest
 import torch
 import torch.nn as nn
@@ -157,18 +158,7 @@ def graph_module(nodes: list) -> tuple[dict, dict]:
     graph = {"nodes": [placeholder, *nodes]}
     encoder = answers._Encoder()
     conv = encoder.module(nn.Conv2d(1, 1, 3), 0)
-    return {
-        "kind": "module",
-        "class": "Forged",
-        "standard": False,
-        "training": False,
-        "attrs": {},
-        "parameters": {},
-        "buffers": {},
-        "persistent": [],
-        "children": {"conv": conv},
-        "graphs": {"train": graph, "eval": graph},
-    }, encoder.tensors
+    return forged_exports.custom_module(graph, children={"conv": conv}), encoder.tensors
 
 
 class Watched:
