@@ -65,8 +65,9 @@ def browser():
 
 @pytest.fixture(scope="session")
 def screenshots():
-    """The folder of the screenshots a reviewer reads: each page whole in light mode, and its first screen on a phone
-    in dark mode (a whole page takes 2 to 4 s of a core to capture, its first screen 0.1 s)."""
+    """The folder of the screenshots a reviewer reads: each page's first screen in light mode on a laptop, and in dark
+    mode on a phone. A whole page takes 2 to 4 s of a core to capture, its first screen 0.1 s; the whole pages are in
+    the built site that the workflow keeps beside them."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     return SCREENSHOTS

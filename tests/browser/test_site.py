@@ -44,7 +44,7 @@ def test_page_loads_cleanly(read_page, screenshots, path):
     for image in images:
         assert image["loaded"], f"image did not load: {image['src']}"
         assert image["alt"].strip(), f"image without alternative text: {image['src']}"
-    page.screenshot(path=screenshots / f"{slug(path)}-light.jpeg", full_page=True, quality=85)
+    page.screenshot(path=screenshots / f"{slug(path)}-light.png")
 
 
 def test_theory_and_practice_pages_have_figures(read_page):

@@ -24,12 +24,12 @@ import nbformat
 import pytest
 
 from bookpaths import ROOT
-from booktools import answers, autograder
+from booktools import autograder, grade
 
 pytestmark = pytest.mark.notebooks
 
 CHAPTER = "ex1-conv-pool"
-MIME = answers.MIME
+MIME = grade.MIME
 
 FORGED_EXPORT = (
     "import json\n"

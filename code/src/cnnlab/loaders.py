@@ -10,6 +10,8 @@ original practical's loader (``for X, y in train_loader``) runs unchanged.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch.utils.data import (
@@ -19,10 +21,12 @@ from torch.utils.data import (
     SequentialSampler,
     TensorDataset,
 )
-from torchvision import datasets
 
 from . import data
 from .arguments import whole_number
+
+if TYPE_CHECKING:
+    from torchvision import datasets
 
 __all__ = ["dataset_to_tensors", "tensor_loader", "reseed", "mnist_loaders"]
 

@@ -86,7 +86,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-MIME = "application/vnd.cnnlab.answers+json"
 _PLAIN = (bool, int, float, str, type(None))
 _MODULE_KEYS = {"training", "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set"}
 # The only private attribute of a torch.nn module that an export carries: Conv2d and ConvTranspose2d's forward

@@ -67,7 +67,6 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
-from booktools import answers as answers_module
 from booktools import class_report, cli, gradebook, sandbox
 from booktools import watchdog as watchdog_module
 from booktools.autograder import manifest_path
@@ -100,6 +99,10 @@ __all__ = [
 # chapters' demonstrations (Exercise 3's ablation, say) then run in seconds, as the notebook tests run them.
 GRADING_TRAINING_STEPS = 50
 _FEEDBACK_LENGTH = 600
+# The kernel-side exporter, copied into each sandbox; the grader itself never imports it (nor torch, through it).
+ANSWERS_MODULE = Path(__file__).with_name("answers.py")
+# The type under which the grader's own cell displays a task's export; a forgery must carry it too, so it is read once.
+MIME = "application/vnd.cnnlab.answers+json"
 # The most a submission's file, and all the output its kernel sends back, may hold: far above any honest notebook
 # (the book's executed chapters, figures and animations included, hold 2.4 MB at most), far below what would strain
 # the grader's memory (a parsed notebook takes ten times its file's size).
@@ -284,16 +287,16 @@ def _export_code(call: str, extra: tuple[str, ...], support: str) -> str:
         f"_sys.path.insert(0, {support!r})\n"
         "import answers as _answers\n"
         "from IPython.display import display as _display\n"
-        f"_display({{{answers_module.MIME!r}: _answers.export({call!r}, get_ipython().user_ns, {extra!r})}}, raw=True)\n"
+        f"_display({{{MIME!r}: _answers.export({call!r}, get_ipython().user_ns, {extra!r})}}, raw=True)\n"
     )
 
 
 def _exported(cell) -> dict | None:
     """The one export the grader's cell produced, read; or None (none, unreadable, or more than one: a forgery)."""
     found = [
-        o["data"][answers_module.MIME]
+        o["data"][MIME]
         for o in cell.outputs
-        if o.get("output_type") == "display_data" and answers_module.MIME in o.get("data", {})
+        if o.get("output_type") == "display_data" and MIME in o.get("data", {})
     ]
     if len(found) != 1 or not isinstance(found[0], str):
         return None
@@ -355,7 +358,7 @@ class _Sandbox:
         self.work, self.box, self.support = work, work / "box", work / "support"
         self.box.mkdir()
         self.support.mkdir()
-        shutil.copy(Path(answers_module.__file__), self.support / "answers.py")
+        shutil.copy(ANSWERS_MODULE, self.support / "answers.py")
         self.data_root, self.package, self.slot = data_root, package, slot
         self.time_limit, self.deadline = time_limit, time.monotonic() + time_limit  # the whole submission's, judge included
         self.barrier = (sandbox.barrier() or "bubblewrap") if slot is not None else None

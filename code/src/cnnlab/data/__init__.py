@@ -23,8 +23,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from torchvision import datasets, transforms
+from typing import TYPE_CHECKING
 
 from ..environment import MNIST_MODE
 from .cache import MODES, cache_lock, cache_problem, data_root, mnist_mode, raw_folder
@@ -32,6 +31,9 @@ from .download import download_mnist, verify_full
 from .errors import MNISTDataError, MNISTDownloadError
 from .idx import RAW_FILES, check_raw_files, write_idx
 from .sample import sample_problem, write_mnist_sample
+
+if TYPE_CHECKING:
+    from torchvision import datasets
 
 __all__ = [
     "MODES",
@@ -185,6 +187,10 @@ def load_mnist(
     MNISTDataError, MNISTDownloadError
         As for :func:`prepare_mnist`.
     """
+    # torchvision is imported here, not with the package: importing it costs seconds (it loads its models and
+    # torch's compiler), which the grader, the tissue chapters and every helper that reads no MNIST never need.
+    from torchvision import datasets, transforms
+
     source = prepare_mnist(mode, root, **download_options)
     transform = transforms.ToTensor() if transform is None else transform
     train_dataset = datasets.MNIST(source.folder, train=True, transform=transform)

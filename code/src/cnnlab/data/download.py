@@ -22,8 +22,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from torchvision import datasets
-
 from ..environment import MNIST_MODE
 from .cache import LOCK_TIMEOUT, atomic_write, cache_lock, raw_folder
 from .errors import MNISTDataError, MNISTDownloadError
@@ -33,6 +31,16 @@ __all__ = ["DEADLINE", "download_mnist", "fetch", "verify_full"]
 
 DEADLINE = 300.0  # seconds per file, over all tries and mirrors
 _NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException, ValueError)
+
+
+def _torchvision_mnist():
+    """torchvision's MNIST class, whose file list, checksums and mirrors this module uses.
+
+    Imported when needed: importing torchvision takes seconds, which a process that reads the sample never needs.
+    """
+    from torchvision import datasets
+
+    return datasets.MNIST
 
 
 def fetch(url: str, timeout: float, deadline_at: float, opener: Callable = urllib.request.urlopen) -> bytes:
@@ -108,7 +116,7 @@ def verify_full(folder: str | os.PathLike) -> dict[str, int]:
         names the file and what to do.
     """
     raw = raw_folder(Path(folder))
-    for filename, md5 in datasets.MNIST.resources:
+    for filename, md5 in _torchvision_mnist().resources:
         archive = raw / filename
         if not archive.is_file():
             raise MNISTDataError(
@@ -155,7 +163,7 @@ def _download_one(filename: str, md5: str, mirrors: list[str], timeout: float, r
 def _check_download_arguments(mirrors, timeout, retries, deadline) -> list[str]:
     """The mirrors as a list, after checking every argument of :func:`download_mnist`."""
     if mirrors is None:
-        mirrors = list(datasets.MNIST.mirrors)
+        mirrors = list(_torchvision_mnist().mirrors)
     elif isinstance(mirrors, (str, bytes)) or not isinstance(mirrors, (list, tuple)):
         raise TypeError(f"mirrors={mirrors!r} must be a list of base URLs, for example mirrors=[{mirrors!r}].")
     if not mirrors:
@@ -238,7 +246,7 @@ def download_mnist(
         except MNISTDataError as error:
             why = str(error)
         raw.mkdir(parents=True, exist_ok=True)
-        for filename, md5 in datasets.MNIST.resources:
+        for filename, md5 in _torchvision_mnist().resources:
             archive = raw / filename
             if archive.is_file() and _md5(archive) == md5:
                 continue
