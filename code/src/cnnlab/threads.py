@@ -18,8 +18,6 @@ import math
 import os
 from pathlib import Path
 
-import torch
-
 from .environment import THREADS, setting
 
 __all__ = ["available_cpus", "cpu_quota", "recommended_threads", "requested_threads", "use_available_cpus"]
@@ -101,6 +99,8 @@ def requested_threads(environ: dict[str, str] | None = None) -> int | None:
 
 def use_available_cpus() -> str:
     """Set PyTorch's thread count to :func:`recommended_threads`, or to ``CNNLAB_THREADS`` when it is set; say what and why."""
+    import torch  # here, not above: the book build asks this module how many cores there are, and needs no torch
+
     cpus, before = available_cpus(), torch.get_num_threads()
     requested = requested_threads()
     if requested is not None:
