@@ -1,14 +1,19 @@
-"""Hostile submissions graded beside a solved one: no unearned point, nothing reaches the others or the instructor.
+"""The Exercise 1 class graded in one command: hostile, broken and honest notebooks side by side.
 
 One grading command (``--jobs 2``) grades a folder of Exercise 1 notebooks:
-the answer key, and blank student notebooks each carrying one attack, one
-notebook per class of attack (tampering with the self-checks, forging the
-grader's records or exports, writing outside the submission, reading the
-other submissions, killing or outliving the grader, memory, a flood of
-output, output hygiene, links handed in for notebooks), plus honest work
-saved in odd ways. Then every attack must have
-earned nothing, the solved notebook full marks, and the repository, the other
-submissions and the output folder must be as they were.
+blank student notebooks each carrying one attack, one notebook per class of
+attack (tampering with the self-checks, forging the grader's records or
+exports, writing outside the submission, reading the other submissions,
+killing or outliving the grader, memory, a flood of output, output hygiene,
+links handed in for notebooks); broken ones (a crash at the imports, an endless
+loop after task 2 that also forges an answer and leaves a child holding the
+pipe, not a notebook, cells moved and deleted); and honest work: the answer
+key saved with another kernelspec, the blank notebook under a name that is not
+UTF-8, a partial submission that must lose the points of its task and of no
+other. Then every attack must have earned nothing, the honest work what it
+earned, and the repository, the other submissions and the output folder must
+be as they were; the partial submission is graded once more on Gradescope's
+layout, to the same points and feedback.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pytest
 
 from bookpaths import ROOT
 from booktools import autograder, grade
+from grading_runs import PARTIALS, check_blank_solved_and_partials, graded_as_on_gradescope, questions, solved, with_mistake
 
 pytestmark = pytest.mark.notebooks
 
@@ -38,14 +44,17 @@ FORGED_EXPORT = (
     "          'uses': []}\n"
 )
 
-# A right answer to task 1.1, encoded as the grader's export would be, for forgeries shown outside the grader's cell.
-RIGHT_ANSWER_SHOWN = (
-    "import json, sys\nfrom IPython.display import display\nsys.path.insert(0, '/grading')\nimport answers\n"
-    "encoder = answers._Encoder()\n"
-    "right = {'check': 'check_conv_layer', 'arguments': [encoder.value(nn.Conv2d(3, 2, 3))], 'extra': {},\n"
-    "         'tensors': encoder.tensors}\n"
-    f"display({{{MIME!r}: json.dumps(right)}}, raw=True)\n"
-)
+
+def shown_right_answer(check: str, layer: str) -> str:
+    """Code that displays a right answer to ``check``, encoded as the grader's export would be, outside its cell."""
+    return (
+        "import json, sys\nfrom IPython.display import display\nsys.path.insert(0, '/grading')\nimport answers\n"
+        "encoder = answers._Encoder()\n"
+        f"right = {{'check': {check!r}, 'arguments': [encoder.value({layer})], 'extra': {{}},\n"
+        "         'tensors': encoder.tensors}\n"
+        f"display({{{MIME!r}: json.dumps(right)}}, raw=True)\n"
+    )
+
 
 # name: code put in a cell right after the imports of the blank student notebook; every one must score 0.
 ATTACKS = {
@@ -152,13 +161,7 @@ ATTACKS = {
         "    try:\n        secrets += open(path).read()[:200]\n    except OSError:\n        pass\n"
         "raise SelfCheckError(secrets)"
     ),
-    # Endless but idle: the time limit ends it all the same, and the other test worker keeps its core.
-    "endless-with-detached-child-holding-the-pipe": (
-        RIGHT_ANSWER_SHOWN
-        + "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
-        " start_new_session=True)\nimport time\nwhile True:\n    time.sleep(0.1)"
-    ),
-    "forged-then-exit": (RIGHT_ANSWER_SHOWN + "import os\nos._exit(0)"),
+    "forged-then-exit": (shown_right_answer("check_conv_layer", "nn.Conv2d(3, 2, 3)") + "import os\nos._exit(0)"),
     # What no setrlimit bounds: the grader's own memory, through the output it keeps, and the sum of many processes.
     "flood-the-output": "while True:\n    print('x' * 100_000)",
     "memory-across-processes": (
@@ -198,10 +201,6 @@ def with_cell_after_imports(notebook: nbformat.NotebookNode, source: str) -> nbf
     return notebook
 
 
-def solved() -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / autograder.GRADING_DIR / CHAPTER / autograder.SOLUTION, as_version=4)
-
-
 def fingerprint(folder: Path) -> dict[str, str]:
     """A hash of every file under ``folder``."""
     return {
@@ -229,8 +228,10 @@ def leftover(pattern: str) -> str:
     return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.slow("grades 21 hostile or honest Exercise 1 notebooks, each in its own sandbox")
-def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
+@pytest.mark.slow(
+    "grades 29 hostile, broken or honest Exercise 1 notebooks, each in its own sandbox, and one again on Gradescope's layout"
+)
+def test_hostile_submissions_earn_nothing_and_reach_nothing_and_the_rest_are_graded(tmp_path):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
     fill = {"{root}": str(ROOT), "{submissions}": str(folder), "{out}": str(out)}
@@ -240,14 +241,14 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
         nbformat.write(with_cell_after_imports(blank(), code), folder / f"{name}.ipynb")
     # Honest work, saved with another kernelspec, runs in the grading kernel all the same. (Odd file names, two
     # spellings of one name and the CSVs' safety are tested without a kernel, in tests/tools/test_grade_command.py.)
-    conda = solved()
+    conda = solved(CHAPTER)
     conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
     nbformat.write(conda, folder / "solved.ipynb")
     # A name that is not UTF-8 (an old zip tool's Latin-1), with a terminal's escape sequence: graded, and written.
     nbformat.write(blank(), folder / os.fsdecode(b"caf\xe9\x1b[31m.ipynb"))
     # Can the memory limit (3 GiB of data per process) be passed? If so, the notebook loses every point.
     hog = with_cell_after_imports(
-        solved(), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
+        solved(CHAPTER), "try:\n    hog = bytearray(6 << 30)\nexcept MemoryError:\n    pass\nelse:\n    checks = None"
     )
     nbformat.write(hog, folder / "memory-hog.ipynb")
     # Handed in as links: to the answer key, and to a pipe that would keep a reader waiting for ever.
@@ -255,6 +256,31 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     (folder / "link-to-a-pipe.ipynb").symlink_to(tmp_path / "pipe")
     (folder / "notes.txt").write_text("not a notebook")
+    # Partial: one mistake of the mutation suite. Broken: a crash at the imports, not a notebook, cells moved and deleted,
+    # and an endless loop after task 2 that first shows a forged right answer to task 3 and leaves a child holding the pipe.
+    for id, (_, old, new) in PARTIALS[CHAPTER].items():
+        nbformat.write(with_mistake(CHAPTER, old, new), folder / f"{id.replace(' ', '-')}.ipynb")
+    crash = with_mistake(CHAPTER, "import torch\n", "import a_module_that_does_not_exist\nimport torch\n")
+    nbformat.write(crash, folder / "crash.ipynb")
+    (folder / "not-a-notebook.ipynb").write_text('{"cells": [')
+    moved = solved(CHAPTER)
+    first_check = next(cell for cell in moved.cells if "checks.check_conv_layer" in cell.source)
+    moved.cells.remove(first_check)
+    moved.cells.append(first_check)  # the task 1.1 check now runs last, on the padded layer
+    moved.cells = [cell for cell in moved.cells if "checks.check_pool_3x3" not in cell.source]
+    nbformat.write(moved, folder / "moved-and-deleted.ipynb")
+    endless = solved(CHAPTER)
+    after = next(i for i, cell in enumerate(endless.cells) if "checks.check_padded_conv_layer" in cell.source)
+    # Endless but idle: the time limit is what is tested, so the loop leaves the other test worker its core.
+    endless.cells.insert(
+        after + 1,
+        nbformat.v4.new_code_cell(
+            shown_right_answer("check_pool_3x3", "nn.MaxPool2d(kernel_size=3, stride=1)")
+            + "import subprocess, sys\nsubprocess.Popen(['sleep', '4244'], stdout=sys.__stdout__, stderr=sys.__stderr__,"
+            " start_new_session=True)\nimport time\nwhile True:\n    time.sleep(0.1)"
+        ),
+    )
+    nbformat.write(endless, folder / "endless.ipynb")
     repository, submissions = repository_fingerprint(), fingerprint(folder)
     secret = "grader-secret-7f3a"
     command = [
@@ -318,11 +344,39 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing(tmp_path):
     assert "\x1b" not in process.stdout + process.stderr
     assert all(row["sandbox"] == "bubblewrap" for row in summary.values())
     assert all(float(row["points"]) <= float(row["max_points"]) for row in rows)
-    assert float(summary["endless-with-detached-child-holding-the-pipe.ipynb"]["seconds"]) < 30 + 60
-    assert summary["endless-with-detached-child-holding-the-pipe.ipynb"]["status"] == "time limit"
     assert summary["flood-the-output.ipynb"]["status"] == "output limit"
     assert summary["memory-across-processes.ipynb"]["status"] == "memory limit"
     assert not leftover("time.sleep\\(600\\)"), "a process of memory-across-processes outlived its sandbox"
     for name in ("link-to-the-answer-key.ipynb", "link-to-a-pipe.ipynb"):
         assert summary[name]["points"] == "0" and summary[name]["status"] == "unreadable", f"{name}: {summary[name]}"
     assert "skipped 'notes.txt': not an .ipynb file" in process.stderr
+
+    # The honest and broken work: what each earned, and why not more.
+    grades = {(row["student"], row["task"]): row for row in rows}
+    by_student = {row["student"]: row for row in summary.values()}
+    check_blank_solved_and_partials(CHAPTER, grades, by_student, blank=latin["student"])
+    names = [task["name"] for task in questions(CHAPTER)]
+    assert summary["crash.ipynb"]["status"] == "graded"
+    for name in names:
+        assert grades["crash", name]["points"] == "0"
+        assert grades["crash", name]["feedback"] == "NameError: name 'checks' is not defined"
+    assert summary["endless.ipynb"]["status"] == "time limit" and float(summary["endless.ipynb"]["seconds"]) < 30 + 60
+    assert [grades["endless", name]["points"] for name in names] == ["2", "2", "0", "0"], (
+        "tasks graded before the loop keep their points, and the forged answer to task 3 earns none"
+    )
+    assert grades["endless", names[2]]["feedback"].startswith("not graded: the submission ran past the time limit of 30 s")
+    assert summary["not-a-notebook.ipynb"]["status"] == "unreadable"
+    for name in names:
+        feedback = grades["not-a-notebook", name]["feedback"]
+        assert grades["not-a-notebook", name]["points"] == "0" and "not-a-notebook.ipynb is not a readable notebook" in feedback
+    # A self-check cell deleted: its task is graded at the end, on the notebook's last state.
+    assert [grades["moved-and-deleted", name]["points"] for name in names] == ["0", "2", "0", "2"]
+    assert "Task 1.1:" in grades["moved-and-deleted", names[0]]["feedback"]
+    assert "Task 1.2.1:" in grades["moved-and-deleted", names[2]]["feedback"]
+
+    # The chapter's Gradescope autograder gives the partial submission the same points and feedback as the command.
+    document = graded_as_on_gradescope(CHAPTER, folder / "padding-2.ipynb", tmp_path / "gradescope")
+    assert {test["name"]: (f"{test['score']:g}", test["output"]) for test in document["tests"]} == {
+        name: (grades["padding-2", name]["points"], grades["padding-2", name]["feedback"]) for name in names
+    }
+    assert f"{document['score']:g}" == summary["padding-2.ipynb"]["points"] == "6"

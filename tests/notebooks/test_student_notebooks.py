@@ -11,8 +11,8 @@ pytestmark = pytest.mark.notebooks
 
 STUDENT_NOTEBOOKS = [ROOT / f"{name}.ipynb" for name in chapters_with_code()]
 EXERCISE_CHAPTERS = [name.removeprefix("book/") for name in exercise_chapters()]
-# These chapters' blank notebooks are graded as handed in by tests/notebooks/test_grading.py, which holds every task's
-# feedback to a self-check's message: running them here as well would only run them twice.
+# These chapters' blank notebooks are graded as handed in (tests/notebooks/test_grading.py and test_grading_hostile.py),
+# which hold every task's feedback to a self-check's message: running them here as well would run them twice.
 GRADED_BLANK = {"ex1-conv-pool", "ex2-mnist-cnn"}
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-import forged_exports
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import forged_exports
 from bookpaths import ROOT
 from booktools import answers, judge
 

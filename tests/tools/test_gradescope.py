@@ -1,7 +1,7 @@
 """The Gradescope autograder without a kernel: what the zip holds, and results.json.
 
 Its entry point grading a real submission in Gradescope's layout is tested in
-tests/notebooks/test_grading.py, against the local command.
+tests/notebooks/test_grading_hostile.py, against the local command.
 """
 
 from __future__ import annotations

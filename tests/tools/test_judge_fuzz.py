@@ -24,13 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import forged_exports
 import pytest
 import torch
 import torch.nn as nn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import forged_exports
 from bookpaths import ROOT
 from booktools import answers, grade, judge
 
