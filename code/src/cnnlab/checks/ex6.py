@@ -406,7 +406,11 @@ def _passes(model: nn.Module, images: torch.Tensor, passes: int, on: tuple[type,
                 module.train()
         with torch.no_grad(), torch.random.fork_rng():
             torch.manual_seed(66)
-            return torch.stack([model(images).softmax(dim=1) for _ in range(passes)])
+            if batchnorm_train:  # each pass's batch statistics are its own batch's: one pass at a time
+                return torch.stack([model(images).softmax(dim=1) for _ in range(passes)])
+            # Without them each image's output depends on its own dropout masks alone: every pass in one batch.
+            stacked = model(images.repeat(passes, *[1] * (images.ndim - 1))).softmax(dim=1)
+            return stacked.view(passes, len(images), *stacked.shape[1:])
     finally:
         for module, mode in modes:
             module.training = mode
