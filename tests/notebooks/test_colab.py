@@ -45,7 +45,7 @@ import slow_reasons
 from bookpaths import GIT_IDENTITY, ROOT, SHORT_TRAINING, book_repository, chapters_with_code
 from booktools import colab_watch, notebooks, release
 from booktools.book import Book
-from booktools.runner import CELL_TIMEOUT
+from booktools.runner import CELL_TIMEOUT, kernel_environment
 
 pytestmark = pytest.mark.notebooks
 
@@ -65,12 +65,13 @@ class Colab:
 
     def environment(self) -> dict[str, str]:
         """The variables under which a kernel named ``KERNEL`` is this environment's, and its setup cell installs
-        cnnlab from this checkout."""
-        return {
-            "JUPYTER_PATH": str(self.jupyter_path),
-            "CNNLAB_PACKAGE_URL": self.package_url,
-            "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample"),
-        }
+        cnnlab from this checkout; its kernels use one PyTorch thread, as the build's do, since the other test worker
+        has the other core (two threads would wait for each other, spinning)."""
+        return kernel_environment(
+            threads=1,
+            mnist=os.environ.get("CNNLAB_MNIST", "sample"),
+            base={"JUPYTER_PATH": str(self.jupyter_path), "CNNLAB_PACKAGE_URL": self.package_url},
+        )
 
     def packages(self) -> dict[str, str]:
         """Every distribution the environment's Python sees, with its version."""
@@ -318,7 +319,8 @@ def test_a_term_release_notebook_installs_cnnlab_from_its_tag(built_book, tmp_pa
     colab = make_colab(tmp_path / "colab", package_url="")
     monkeypatch.setenv("JUPYTER_PATH", str(colab.jupyter_path))
     monkeypatch.delenv("CNNLAB_PACKAGE_URL", raising=False)
-    monkeypatch.setenv("CNNLAB_MNIST", os.environ.get("CNNLAB_MNIST", "sample"))
+    for variable, value in kernel_environment(threads=1, mnist=os.environ.get("CNNLAB_MNIST", "sample"), base={}).items():
+        monkeypatch.setenv(variable, value)
     # Git, which pip runs, fetches the book's GitHub address from the local repository instead.
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
     monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://localhost{repository}.insteadOf")

@@ -1,5 +1,6 @@
 """Tests of cnnlab.animations: frames, captions and a self-contained, accessible player."""
 
+import functools
 import re
 
 import numpy as np
@@ -30,6 +31,12 @@ def test_captions_give_each_sum(convolution):
     assert f"{result[1, 1]:.0f}, goes to row 2, column 2" in player.captions[5]
 
 
+@functools.cache
+def made(player):
+    """A player's frames, drawn once for the tests that read them (a player draws one figure per step)."""
+    return player()
+
+
 @pytest.mark.parametrize(
     ("player", "steps", "first", "last"),
     [
@@ -38,13 +45,13 @@ def test_captions_give_each_sum(convolution):
     ],
 )
 def test_padding_and_stride(player, steps, first, last):
-    made = player()
-    assert len(made) == steps
-    assert first in made.captions[0] and last in made.captions[-1]
+    frames = made(player)
+    assert len(frames) == steps
+    assert first in frames.captions[0] and last in frames.captions[-1]
 
 
 def test_stride_caption_says_where_the_kernel_starts():
-    assert "starts at row 1, column 5 of the 7x7 input" in animations.stride_steps().captions[2]
+    assert "starts at row 1, column 5 of the 7x7 input" in made(animations.stride_steps).captions[2]
 
 
 def test_player_html_is_self_contained_and_accessible(convolution):
