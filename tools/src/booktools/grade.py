@@ -293,11 +293,7 @@ def _export_code(call: str, extra: tuple[str, ...], support: str) -> str:
 
 def _exported(cell) -> dict | None:
     """The one export the grader's cell produced, read; or None (none, unreadable, or more than one: a forgery)."""
-    found = [
-        o["data"][MIME]
-        for o in cell.outputs
-        if o.get("output_type") == "display_data" and MIME in o.get("data", {})
-    ]
+    found = [o["data"][MIME] for o in cell.outputs if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
     if len(found) != 1 or not isinstance(found[0], str):
         return None
     try:
@@ -730,13 +726,35 @@ def _run_judge(lines: str, run: KernelRun, box: _Sandbox, limits: sandbox.Limits
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def _judge(run: KernelRun, box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]) -> dict[str, dict]:
-    """The judge's verdict on each exported task, from a fresh sandboxed process."""
-    if not run.exports:
+def judged_tasks(run: KernelRun, questions: list[dict]) -> list[str]:
+    """The exported tasks whose verdict can change a grade or its feedback: those the judge is asked about.
+
+    A task whose self-check failed in the student's kernel earns nothing
+    whatever the judge says (:func:`task_results`), and its feedback is the
+    self-check's message, with the hidden test's appended when the task has
+    one. So the judge sees the tasks whose self-check ran cleanly, and those
+    with a hidden test; a kernel can only lose points by reporting a failure,
+    and a notebook whose every check failed needs no judge at all.
+
+    >>> run = KernelRun(own_checks={"q1": None, "q2": "SelfCheckError: Task 2", "q3": "SelfCheckError: Task 3"})
+    >>> run.exports = {"q1": {}, "q2": {}, "q3": {}}
+    >>> judged_tasks(run, [{"name": "q1"}, {"name": "q2"}, {"name": "q3", "hidden": {"points": 1}}])
+    ['q1', 'q3']
+    """
+    hidden = {q["name"] for q in questions if q.get("hidden")}
+    return [task for task in run.exports if run.own_checks.get(task, "not run") is None or task in hidden]
+
+
+def _judge(
+    run: KernelRun, questions: list[dict], box: _Sandbox, limits: sandbox.Limits, use_sandbox: bool, env: dict[str, str]
+) -> dict[str, dict]:
+    """The judge's verdict on each task of :func:`judged_tasks`, from a fresh sandboxed process."""
+    tasks = judged_tasks(run, questions)
+    if not tasks:
         return {}
-    lines = "".join(json.dumps({"task": task, "answers": document}) + "\n" for task, document in run.exports.items())
+    lines = "".join(json.dumps({"task": task, "answers": run.exports[task]}) + "\n" for task in tasks)
     output = _run_judge(lines, run, box, limits, use_sandbox, env)
-    return parse_verdicts(output, list(run.exports), run.stopped or None)
+    return parse_verdicts(output, tasks, run.stopped or None)
 
 
 _VERDICT_KEYS = ("task", "passed", "hidden", "message")
@@ -921,7 +939,7 @@ def grade_submission(
         slot = (slot or sandbox.slots(1)[0]) if use_sandbox else None  # a user of its own, one job too
         box = _Sandbox(Path(work), data_root, Path(cnnlab.__file__).resolve().parent, slot, time_limit)
         run = _run_notebook(notebook, questions, box, limits, use_sandbox, time_limit, env)
-        verdicts = _judge(run, box, limits, use_sandbox, env)
+        verdicts = _judge(run, questions, box, limits, use_sandbox, env)
 
     return task_results(submission, questions, run, verdicts), run.status
 
