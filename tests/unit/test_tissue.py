@@ -54,6 +54,63 @@ def test_load_slices_refuses_bad_arguments(kwargs, message):
         tissue.load_slices(**kwargs)
 
 
+def fake_templates(made):
+    """A stand-in for reading nilearn's maps: small slices, and a record of each time they were made."""
+
+    def make(resolution, min_brain_fraction):
+        made.append((resolution, min_brain_fraction))
+        images = torch.linspace(0, 1, 60).reshape(3, 1, 4, 5)
+        return tissue.Slices(images, (images[:, 0] * 3).round().long(), torch.tensor([5, 6, 7]))
+
+    return make
+
+
+def test_load_slices_keeps_its_slices_in_the_data_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
+    made = []
+    monkeypatch.setattr(tissue, "_slices_from_templates", fake_templates(made))
+    first = tissue.load_slices(resolution=2)
+    again = tissue.load_slices(resolution=2)
+    assert made == [(2, 0.05)], "the second call read the cache"
+    assert tissue.slices_cache_path(2, 0.05).parent == tmp_path and tissue.slices_cache_path(2, 0.05).is_file()
+    for name in ("images", "labels", "z"):
+        assert torch.equal(getattr(first, name), getattr(again, name))
+        assert getattr(first, name).dtype == getattr(again, name).dtype
+    tissue.load_slices(resolution=2, min_brain_fraction=0.1)
+    tissue.load_slices(resolution=1)
+    assert made == [(2, 0.05), (2, 0.1), (1, 0.05)], "other arguments are other files"
+
+
+def test_the_cache_file_is_named_after_the_versions_that_decide_the_slices(monkeypatch):
+    before = tissue.slices_cache_path(2, 0.05)
+    monkeypatch.setattr(np, "__version__", "0.0.0")
+    assert tissue.slices_cache_path(2, 0.05) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(tissue, "version", lambda package: "0.0.0")
+    assert tissue.slices_cache_path(2, 0.05) != before
+
+
+def test_an_unreadable_cache_file_is_made_again_and_an_unwritable_cache_is_left_alone(tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(tissue, "_slices_from_templates", fake_templates(made))
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
+    path = tissue.slices_cache_path(2, 0.05)
+    path.write_bytes(b"PK\x03\x04 cut off")
+    assert tissue.load_slices().z.tolist() == [5, 6, 7] and len(made) == 1
+    assert tissue.load_slices().z.tolist() == [5, 6, 7] and len(made) == 1, "the broken file was replaced"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(blocked / "cache"))
+    assert tissue.load_slices().z.tolist() == [5, 6, 7]
+    assert tissue.load_slices().z.tolist() == [5, 6, 7] and len(made) == 3, "made each time, with no error"
+
+
+def test_the_cached_slices_are_the_templates_slices(slices):
+    made = tissue._slices_from_templates(2, 0.05)
+    for name in ("images", "labels", "z"):
+        assert torch.equal(getattr(slices, name), getattr(made, name))
+
+
 def test_noise_is_seeded_and_checked():
     images = torch.zeros(2, 1, 50, 50)
     noisy = tissue.add_noise(images, std=0.1, seed=3)

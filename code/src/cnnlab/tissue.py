@@ -12,13 +12,27 @@ radiologist's manual segmentation of one patient.
 nilearn's brain mask is the T1 template itself thresholded at 0.2 of its
 maximum (``load_mni152_brain_mask``), so the background label is exactly
 "T1 intensity at most 0.2": an intensity threshold can read it back.
+
+Reading the maps takes a few seconds (importing nilearn, resampling three
+volumes), so :func:`load_slices` keeps the slices it made in the data cache
+(``CNNLAB_DATA_DIR``, by default ``~/.cache/cnnlab``), in a file named after
+everything that decides them: the resolution, the brain fraction, the
+versions of nilearn and numpy and this module's own source. A change to any
+of them names another file; a file that cannot be read is made again; a
+cache that cannot be written to (the grader's is read-only) is left alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +42,7 @@ import torch.nn.functional as F
 
 from . import loaders, train
 from .arguments import whole_number
+from .data.cache import atomic_write, data_root
 
 __all__ = [
     "TISSUES",
@@ -111,12 +126,42 @@ def load_slices(resolution: int = 2, min_brain_fraction: float = 0.05) -> Slices
     ValueError
         If ``resolution`` is not 1 or 2, or ``min_brain_fraction`` is not between 0 and 1.
     """
-    from nilearn import datasets
-
     if resolution not in (1, 2) or isinstance(resolution, bool):
         raise ValueError(f"resolution={resolution!r} must be 1 or 2 (mm): nilearn ships the template at those two.")
     if not isinstance(min_brain_fraction, (int, float)) or not 0 <= min_brain_fraction < 1:
         raise ValueError(f"min_brain_fraction={min_brain_fraction!r} must lie between 0 and 1, for example 0.05.")
+    path = slices_cache_path(resolution, min_brain_fraction)
+    with contextlib.suppress(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing or unreadable: made again
+        with np.load(path) as saved:
+            return Slices(*(torch.from_numpy(saved[name]) for name in ("images", "labels", "z")))
+    slices = _slices_from_templates(resolution, min_brain_fraction)
+    saved = io.BytesIO()
+    np.savez_compressed(saved, images=slices.images.numpy(), labels=slices.labels.numpy(), z=slices.z.numpy())
+    with contextlib.suppress(OSError):  # a cache that cannot be written to: the slices are made each time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, saved.getvalue())
+    return slices
+
+
+def slices_cache_path(resolution: int, min_brain_fraction: float) -> Path:
+    """The file in the data cache that holds :func:`load_slices`' slices, named after all that decides them.
+
+    Examples
+    --------
+    >>> slices_cache_path(2, 0.05).name.startswith("tissue-slices-2mm-0.05-")
+    True
+    >>> slices_cache_path(2, 0.05) != slices_cache_path(2, 0.1)
+    True
+    """
+    decided_by = [str(resolution), repr(float(min_brain_fraction)), version("nilearn"), np.__version__]
+    digest = hashlib.sha256("\n".join(decided_by).encode() + Path(__file__).read_bytes()).hexdigest()[:16]
+    return data_root() / f"tissue-slices-{resolution}mm-{float(min_brain_fraction):g}-{digest}.npz"
+
+
+def _slices_from_templates(resolution: int, min_brain_fraction: float) -> Slices:
+    """:func:`load_slices` without the cache: nilearn's template and tissue maps made into labelled slices."""
+    from nilearn import datasets
+
     template = datasets.load_mni152_template(resolution=resolution)
     t1 = template.get_fdata()
     gm = datasets.load_mni152_gm_template(resolution=resolution).get_fdata()

@@ -233,7 +233,9 @@ def _print_edition(browser, url: str, edition: Edition, options: Mapping, path: 
             faults.append(f"{report['solutions']} solution(s) left in the {edition.name}' edition")
         if faults:
             raise RuntimeError(f"the {edition.name}' edition was not printed: " + "; ".join(faults))
-        page.pdf(**settings)
+        # The first printing only gives each chapter's page: it skips the tags and the outline, which take a core
+        # a few seconds to make and move nothing (the check after the second printing would catch it if they did).
+        page.pdf(**{**settings, "tagged": False, "outline": False})
         where = named_destinations(path)
         pages = {name: where[name] for name in report["ids"]}
         numbered, entries = page.evaluate(NUMBER_CONTENTS, pages)
