@@ -96,7 +96,7 @@ def printed_book(built_book, request) -> PrintedBook:
     that its single-page build never writes into the folder other tests read;
     the chapters come from the cache, and nothing is executed again.
     """
-    from booktools.pdf import EDITIONS
+    from booktools.publish.pdf import EDITIONS
 
     out = built_book.html.parents[1].with_name("printed-book")
     out.mkdir(exist_ok=True)
@@ -113,7 +113,7 @@ def printed_book(built_book, request) -> PrintedBook:
                 shutil.copytree(built_book.html.parent / folder, out / "_build" / folder)
             env = {**os.environ, "CNNLAB_MNIST": os.environ.get("CNNLAB_MNIST", "sample")}
             start = time.perf_counter()
-            command = [sys.executable, "-m", "booktools.pdf", "--path-output", str(out)]
+            command = [sys.executable, "-m", "booktools", "pdf", "--path-output", str(out)]
             process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
             log = process.stdout + process.stderr
             (out / "print.log").write_text(log)

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from bookpaths import ROOT
-from booktools import autograder
+from booktools.grading import autograder
 
 # id: (the task that loses its points, the text replaced, its replacement)
 PARTIALS = {
@@ -40,8 +40,8 @@ def with_mistake(chapter: str, old: str, new: str) -> nbformat.NotebookNode:
 def grade(folder: Path, chapter: str, out: Path, time_limit: int) -> tuple[dict, dict]:
     """Run the README's grading command; return grades.csv by (student, task) and summary.csv by student."""
     # Each folder holds the answer key among its submissions, so the canary would grade it twice; the canary has tests of
-    # its own (tests/tools/test_sandbox_barriers.py).
-    command = [sys.executable, "-m", "booktools.grade", str(folder), "--chapter", chapter, "--out", str(out), "--jobs", "2"]
+    # its own (tests/tools/grading/test_sandbox_barriers.py).
+    command = [sys.executable, "-m", "booktools", "grade", str(folder), "--chapter", chapter, "--out", str(out), "--jobs", "2"]
     command.append("--no-canary")
     process = subprocess.run([*command, "--time-limit", str(time_limit)], cwd=ROOT, capture_output=True, text=True)
     assert process.returncode == 0, process.stdout + process.stderr
@@ -90,7 +90,7 @@ def graded_as_on_gradescope(chapter: str, notebook: Path, folder: Path) -> dict:
     import stat
     import zipfile
 
-    command = [sys.executable, "-m", "booktools.grade", "--gradescope", chapter, "--out", str(folder / "dist")]
+    command = [sys.executable, "-m", "booktools", "grade", "--gradescope", chapter, "--out", str(folder / "dist")]
     process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert process.returncode == 0, process.stdout + process.stderr
     autograder = folder / "autograder"

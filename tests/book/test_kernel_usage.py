@@ -7,8 +7,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from bookpaths import ROOT, chapters_with_code
-from booktools.kernel_usage import read_usage, usage_file
-from booktools.report import read_device
+from booktools.build.kernel_usage import read_usage, usage_file
+from booktools.build.report import read_device
 from cnnlab import train
 
 pytestmark = pytest.mark.book

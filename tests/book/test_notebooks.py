@@ -20,7 +20,7 @@ def test_checked_cells_exist():
 
 def test_student_notebooks_are_up_to_date():
     stale = notebooks.write_student_notebooks(ROOT, check=True)
-    assert stale == [], f"regenerate with `python -m booktools.notebooks`: {stale}"
+    assert stale == [], f"regenerate with `python -m booktools notebooks`: {stale}"
 
 
 def test_every_chapter_source_is_in_the_table_of_contents():

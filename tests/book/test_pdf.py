@@ -12,8 +12,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from bookpaths import ROOT, toc_chapters
-from booktools.footer import PDF_FOLDER
-from booktools.pdf import EDITIONS, named_destinations
+from booktools.publish.footer import PDF_FOLDER
+from booktools.publish.pdf import EDITIONS, named_destinations
 
 # One worker prints both editions and reads them: another would only wait for the print.
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("pdf")]
@@ -169,7 +169,7 @@ def test_a_rendered_page_shows_text_and_a_figure(printed, edition):
 
 
 def test_every_page_of_the_site_links_to_both_pdfs_and_says_how_to_cite(printed, built_book):
-    from booktools.citation import read_citation
+    from booktools.publish.citation import read_citation
 
     line = read_citation(ROOT).line()
     for path in [*built_book.html.glob("book/*.html"), built_book.html / "search.html"]:

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from bookpaths import ROOT
-from booktools import pdf
+from booktools.publish import pdf
 
 CHROMIUM = os.environ.get("CHROMIUM", pdf.CHROMIUM)
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booktools import class_report, grade
+from booktools.grading import class_report, grade
 
 pytestmark = pytest.mark.browser
 

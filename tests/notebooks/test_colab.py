@@ -43,8 +43,9 @@ import pytest
 
 import slow_reasons
 from bookpaths import GIT_IDENTITY, ROOT, SHORT_TRAINING, book_repository, chapters_with_code
-from booktools import colab_watch, notebooks, release
+from booktools import notebooks
 from booktools.book import Book
+from booktools.publish import colab_watch, release
 from booktools.runner import CELL_TIMEOUT, kernel_environment
 
 pytestmark = pytest.mark.notebooks
@@ -260,7 +261,7 @@ def nbval_run(request, colab, built_book, tmp_path_factory) -> NbvalRun:
     paths, failures = [], {}
     solved = {name: notebooks.student_notebook(ROOT / "book" / f"{name}.md", book, solved=True) for name in chapters}
     setup_cells = {notebook.cells[0].source for notebook in solved.values()}
-    assert len(setup_cells) == 1, "the chapters' setup cells differ: run python -m booktools.notebooks"
+    assert len(setup_cells) == 1, "the chapters' setup cells differ: run python -m booktools notebooks"
     for name in chapters:
         executed = nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4)
         try:
@@ -290,7 +291,7 @@ def test_colab_contract_and_nbval(nbval_run, built_book, name):
     assert solved.cells[0].source == committed.cells[0].source
     assert [cell.source for cell in solved.cells if "# ✎" not in cell.source] == [
         cell.source for cell in committed.cells if "# ✎" not in cell.source
-    ], f"{name}.ipynb is stale: run python -m booktools.notebooks"
+    ], f"{name}.ipynb is stale: run python -m booktools notebooks"
     build_self_checks_passed(name, nbformat.read(built_book.executed / "book" / f"{name}.ipynb", as_version=4))
     assert name not in nbval_run.failures, f"{name} fails in the Colab-like environment:\n{nbval_run.failures[name]}"
     assert nbval_run.changed == {}, f"the setup cells changed packages Colab already has: {nbval_run.changed}"

@@ -6,7 +6,7 @@ untrained network behind a lying predict. Exercise 1's submissions, broken and
 hostile ones among them, are graded in tests/notebooks/test_grading_hostile.py.
 How points and feedback follow from a run and the judge's verdicts, and how
 the CSVs are written, is tested without a kernel in
-tests/tools/test_grade_command.py; every other mistake of the mutation suites
+tests/tools/grading/test_grade_command.py; every other mistake of the mutation suites
 is judged there too, by the same self-checks.
 """
 
@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from bookpaths import ROOT
-from booktools import autograder
+from booktools.grading import autograder
 from grading_runs import PARTIALS, check_blank_solved_and_partials, grade, questions, with_mistake
 
 pytestmark = pytest.mark.notebooks

@@ -29,7 +29,7 @@ import nbformat
 import pytest
 
 from bookpaths import ROOT
-from booktools import autograder, grade
+from booktools.grading import autograder, grade
 from grading_runs import PARTIALS, check_blank_solved_and_partials, graded_as_on_gradescope, questions, solved, with_mistake
 
 pytestmark = pytest.mark.notebooks
@@ -240,7 +240,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing_and_the_rest_are_gra
             code = code.replace(placeholder, value)
         nbformat.write(with_cell_after_imports(blank(), code), folder / f"{name}.ipynb")
     # Honest work, saved with another kernelspec, runs in the grading kernel all the same. (Odd file names, two
-    # spellings of one name and the CSVs' safety are tested without a kernel, in tests/tools/test_grade_command.py.)
+    # spellings of one name and the CSVs' safety are tested without a kernel, in tests/tools/grading/test_grade_command.py.)
     conda = solved(CHAPTER)
     conda.metadata["kernelspec"] = {"name": "conda-env-cnn-py", "display_name": "Python [conda env:cnn]", "language": "python"}
     nbformat.write(conda, folder / "solved.ipynb")
@@ -286,7 +286,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing_and_the_rest_are_gra
     command = [
         sys.executable,
         "-m",
-        "booktools.grade",
+        "booktools.grading.grade",
         str(folder),
         "--chapter",
         CHAPTER,
@@ -304,7 +304,7 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing_and_the_rest_are_gra
     process = subprocess.CompletedProcess(command, grader.returncode, stdout, stderr)
     assert process.returncode == 0, process.stdout + process.stderr
     if os.geteuid() == 0:  # every sandbox ran as a user of the grading command's own: none of their processes is left
-        from booktools import sandbox
+        from booktools.grading import sandbox
 
         users = {str(sandbox.Slot(index, (), grader.pid).uid) for index in range(256)}
         left = []

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bookpaths import ROOT
-from booktools.citation import Citation, read_citation
+from booktools.publish.citation import Citation, read_citation
 
 VALIDATOR = ROOT / ".venv" / "citation" / "bin" / "cffconvert"
 

@@ -92,7 +92,7 @@ def test_the_book_workflow_builds_with_full_data_and_deploys_with_official_actio
     commands = [step.get("run", "") for step in build["steps"]]
     assert "bash .ci/install" in commands, "Chromium and poppler print the PDFs"
     built = commands.index("jupyter-book build . --all -W -n --keep-going")
-    assert commands.index("python -m booktools.pdf") > built, "the PDFs are printed from the executed book, into the site"
+    assert commands.index("python -m booktools pdf") > built, "the PDFs are printed from the executed book, into the site"
     assert "GITHUB_STEP_SUMMARY" in " ".join(commands)
     uses = [step.get("uses", "") for step in build["steps"] + deploy["steps"]]
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
@@ -111,10 +111,10 @@ def test_the_release_workflow_builds_the_tag_and_publishes_its_files_with_least_
     assert publish["permissions"] == {"contents": "write"} and publish["needs"] == "build"
     commands = [step.get("run", "") for step in build["steps"]]
     order = [
-        'python -m booktools.release check "$GITHUB_REF_NAME"',
+        'python -m booktools release check "$GITHUB_REF_NAME"',
         "jupyter-book build . --all -W -n --keep-going",
-        "python -m booktools.pdf",
-        'python -m booktools.release assets "$GITHUB_REF_NAME" --out dist',
+        "python -m booktools pdf",
+        'python -m booktools release assets "$GITHUB_REF_NAME" --out dist',
     ]
     assert [commands.index(command) for command in order] == sorted(commands.index(command) for command in order)
     upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
@@ -165,7 +165,7 @@ def test_the_tests_workflow_keeps_the_pull_requests_book_and_summarises_it():
     built = job["env"]["CNNLAB_BUILT_BOOK"].replace("${{ github.workspace }}/", "")
     site = next(step for step in job["steps"] if step.get("name") == "Keep the built site")
     assert site["with"]["path"].rstrip("/") == f"{built}/_build/html" and site["if"] == "success() || failure()"
-    summary = next(step for step in job["steps"] if "booktools.report" in step.get("run", ""))
+    summary = next(step for step in job["steps"] if "booktools.build.report" in step.get("run", ""))
     assert '"$CNNLAB_BUILT_BOOK/_build/html"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     names = [step.get("name", "") for step in job["steps"]]
     assert names.index("Keep the built site") > max(i for i, name in enumerate(names) if name.startswith("Layer "))
@@ -178,11 +178,11 @@ def test_the_colab_watch_runs_weekly_in_colabs_image_and_opens_one_issue():
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     assert job["env"]["COLAB_IMAGE"].startswith("us-docker.pkg.dev/colab-images/public/runtime:")
     steps = {step.get("name", step.get("uses", "")): step for step in job["steps"]}
-    assert "python -m booktools.colab_watch solve --out solved" in steps["Write the solved student notebooks"]["run"]
+    assert "python -m booktools colab-watch solve --out solved" in steps["Write the solved student notebooks"]["run"]
     run = steps["Run every notebook in Colab's runtime"]
     assert run["id"] == "run" and run["continue-on-error"] is True
     assert '"$COLAB_IMAGE"' in run["run"]
-    assert "python3 tools/src/booktools/colab_watch.py run solved --report colab-report" in run["run"]
+    assert "python3 tools/src/booktools/publish/colab_watch.py run solved --report colab-report" in run["run"]
     assert "torch" not in run["run"] and "pip install" not in run["run"], "the image's own packages, as students get them"
     summary = steps["Notebook table (job summary)"]
     assert summary["if"] == "always()" and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from bookpaths import FRONT_MATTER, ROOT, chapters_with_code, chapters_with_solutions, exercise_chapters, toc_chapters
-from booktools import autograder, notebooks
+from booktools import notebooks
+from booktools.grading import autograder
 from cnnlab.checks import SelfCheckError
 
 EXERCISE = FRONT_MATTER + textwrap.dedent(

@@ -8,7 +8,7 @@ that crashes. A wrong answer must raise
 ``SelfCheckError`` naming the task, what is wrong and the fix; nothing else
 may escape. The grader's judge, which never runs the student's code, must
 reach the same verdict with the same message from the answer exported as data
-(:mod:`booktools.answers`).
+(:mod:`booktools.grading.answers`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pytest
 import yaml
 from mutations import define, edit, expect, reference_answer
 
-from booktools import answers as exported
-from booktools import judge
+from booktools.grading import answers as exported
+from booktools.grading import judge
 from cnnlab import checks
 
 # What the chapters' first cells import.

@@ -55,7 +55,7 @@ def seed_everything(seed: int) -> torch.Generator:
 def training_steps(default: int, environ: dict[str, str] | None = None) -> int:
     """How many optimisation steps to train for: ``default``, unless the grader asks for fewer.
 
-    The grader (``booktools.grade``) sets ``CNNLAB_TRAINING_STEPS`` so that
+    The grader (``booktools.grading.grade``) sets ``CNNLAB_TRAINING_STEPS`` so that
     grading a submission takes seconds; a smaller value never makes training
     longer than ``default``.
 

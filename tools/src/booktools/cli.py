@@ -1,6 +1,7 @@
-"""The command-line style every ``python -m booktools.X`` shares.
+"""The command-line style every command of ``python -m booktools`` shares.
 
-Each command is an :mod:`argparse` parser made by :func:`parser`: ``--help``
+Each command is an :mod:`argparse` parser made by :func:`parser`, named
+``python -m booktools <command>`` (:data:`COMMAND`): ``--help``
 says what it does and shows an example; a bad argument is a one-line error
 and exit status 2 (argparse's own). :func:`fail` turns an expected error of
 the command's work into that same one line.
@@ -17,22 +18,28 @@ import yaml
 
 from booktools.myst_plain import ChapterError
 
-__all__ = ["EXPECTED_ERRORS", "fail", "generator_main", "parser", "sync_files"]
+__all__ = ["COMMAND", "EXPECTED_ERRORS", "fail", "generator_main", "parser", "sync_files"]
+
+# The one command of the book's tools; each job is a command of it (booktools/__main__.py).
+COMMAND = "python -m booktools"
 
 # What a command reports in one line instead of a traceback: a chapter, a setting or a file at fault.
 EXPECTED_ERRORS = (ChapterError, ValueError, OSError, yaml.YAMLError)
 
 
-def parser(module: str, description: str, example: str) -> argparse.ArgumentParser:
-    """The argument parser of ``python -m <module>``, whose help ends with ``example``.
+def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
+    """The argument parser of the command ``prog`` (such as ``python -m booktools pdf``), whose help ends with ``example``.
 
     Examples
     --------
-    >>> print(parser("booktools.x", "Do x.", "python -m booktools.x --root .").format_help().splitlines()[-1])
-      python -m booktools.x --root .
+    >>> command = parser(f"{COMMAND} x", "Do x.", f"{COMMAND} x --root .")
+    >>> print(command.format_help().splitlines()[0])
+    usage: python -m booktools x [-h]
+    >>> print(command.format_help().splitlines()[-1])
+      python -m booktools x --root .
     """
     return argparse.ArgumentParser(
-        prog=f"python -m {module}",
+        prog=prog,
         description=description,
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,9 +52,10 @@ def fail(error: BaseException) -> int:
     return 2
 
 
-def generator_main(argv: list[str] | None, module: str, description: str, what: str, write: Callable) -> int:
+def generator_main(argv: list[str] | None, name: str, description: str, what: str, write: Callable) -> int:
     """The command line of a generator of files from the chapters: write them, or check them with ``--check``.
 
+    ``name`` is the generator's command (``python -m booktools <name>``);
     ``write(root, check=...)`` returns the files it wrote or, with ``check``,
     those out of date; ``what`` names them in the help. Chapter sources that
     the table of contents does not list are reported, and nothing is
@@ -55,7 +63,7 @@ def generator_main(argv: list[str] | None, module: str, description: str, what: 
     """
     from booktools.book import Book
 
-    command = parser(module, description, f"python -m {module} --check")
+    command = parser(f"{COMMAND} {name}", description, f"{COMMAND} {name} --check")
     command.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
     command.add_argument("--check", action="store_true", help=f"write nothing; fail if {what} is out of date")
     options = command.parse_args(argv)
@@ -71,7 +79,7 @@ def generator_main(argv: list[str] | None, module: str, description: str, what: 
     for path in changed:
         print(("out of date: " if options.check else "wrote ") + str(path))
     if options.check and changed:
-        print(f"Run `python -m {module}` and commit the result.", file=sys.stderr)
+        print(f"Run `{COMMAND} {name}` and commit the result.", file=sys.stderr)
         return 1
     return 0
 

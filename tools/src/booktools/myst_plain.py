@@ -49,7 +49,7 @@ ADMONITIONS = {
     "warning": "Warning",
 }
 CODE_BLOCKS = ("code-block", "code", "sourcecode")
-# Tables that the build fills in (myst-nb's execution times, booktools.kernel_usage's memory): a pointer to the site.
+# Tables that the build fills in (myst-nb's execution times, booktools.build.kernel_usage's memory): a pointer to the site.
 BUILD_TABLES = {"nb-exec-table": "Execution times", "kernel-usage-table": "Memory and time per chapter"}
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):(?P<value>.*)$")
 _TITLED_TARGET = re.compile(r"^(?P<title>.*?)\s*<(?P<target>[^<>]+)>$", re.S)

@@ -21,8 +21,8 @@ Every chapter of ``_toc.yml`` with code cells gets one (:class:`booktools.book.B
 
 ::
 
-    python -m booktools.notebooks          # write book/<chapter>.ipynb
-    python -m booktools.notebooks --check  # fail when one is out of date
+    python -m booktools notebooks          # write book/<chapter>.ipynb
+    python -m booktools notebooks --check  # fail when one is out of date
 """
 
 from __future__ import annotations
@@ -269,8 +269,11 @@ def write_student_notebooks(root: str | Path = ".", check: bool = False) -> list
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate the student notebooks, or check them with ``--check``."""
-    return generator_main(argv, "booktools.notebooks", DESCRIPTION, "a student notebook", write_student_notebooks)
+    return generator_main(argv, "notebooks", DESCRIPTION, "a student notebook", write_student_notebooks)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the old spelling, python -m booktools.notebooks
+    from booktools import moved
+
+    print(moved.message("notebooks", run=True), file=sys.stderr)
+    sys.exit(2)

@@ -2,7 +2,7 @@
 
 Every tool that executes notebooks goes through :func:`run_notebook`
 (nbclient): the book build's execution extension
-(:mod:`booktools.execution`), the Colab watch (:mod:`booktools.colab_watch`)
+(:mod:`booktools.build.execution`), the Colab watch (:mod:`booktools.publish.colab_watch`)
 and the tests. What a run gets is decided here:
 
 * :data:`CELL_TIMEOUT`, the seconds one cell may run; the build gives it to
