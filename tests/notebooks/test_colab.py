@@ -359,7 +359,7 @@ def test_the_colab_watch_runs_solved_notebooks_and_names_the_cell_that_broke(col
     nbformat.write(broken, solved / "ex1-broken.ipynb")
 
     report = tmp_path / "report"
-    script = ROOT / "tools" / "src" / "booktools" / "colab_watch.py"
+    script = ROOT / "tools" / "src" / "booktools" / "publish" / "colab_watch.py"
     process = subprocess.run(
         [sys.executable, str(script), "run", str(solved), "--report", str(report), "--kernel", KERNEL, "--image", "colab-like"],
         cwd=tmp_path,

@@ -165,7 +165,7 @@ def test_the_tests_workflow_keeps_the_pull_requests_book_and_summarises_it():
     built = job["env"]["CNNLAB_BUILT_BOOK"].replace("${{ github.workspace }}/", "")
     site = next(step for step in job["steps"] if step.get("name") == "Keep the built site")
     assert site["with"]["path"].rstrip("/") == f"{built}/_build/html" and site["if"] == "success() || failure()"
-    summary = next(step for step in job["steps"] if "booktools.build.report" in step.get("run", ""))
+    summary = next(step for step in job["steps"] if "-m booktools report" in step.get("run", ""))
     assert '"$CNNLAB_BUILT_BOOK/_build/html"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     names = [step.get("name", "") for step in job["steps"]]
     assert names.index("Keep the built site") > max(i for i, name in enumerate(names) if name.startswith("Layer "))
@@ -196,7 +196,7 @@ def test_the_colab_watch_script_needs_only_what_colab_has():
     """The run step imports nothing at module level but the standard library and nbformat."""
     import ast
 
-    tree = ast.parse((ROOT / "tools" / "src" / "booktools" / "colab_watch.py").read_text())
+    tree = ast.parse((ROOT / "tools" / "src" / "booktools" / "publish" / "colab_watch.py").read_text())
     imported = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom)}
     assert imported <= {"__future__", "argparse", "sys", "time", "dataclasses", "pathlib", "nbformat"}, imported

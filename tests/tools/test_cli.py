@@ -79,6 +79,8 @@ def test_an_unknown_command_is_a_one_line_error_naming_the_commands(capsys):
     assert error[-1].startswith("python -m booktools: error: argument command: invalid choice: 'grades'")
 
 
+# booktools.notebooks is imported already (it stays, shared): runpy warns that it runs it again, as __main__.
+@pytest.mark.filterwarnings("ignore:'booktools.notebooks' found in sys.modules:RuntimeWarning")
 @pytest.mark.parametrize("old", sorted({*moved.MOVED, "notebooks"}))
 def test_an_old_spelling_stops_and_names_the_new_one(old, capsys):
     with pytest.raises(SystemExit) as stopped:

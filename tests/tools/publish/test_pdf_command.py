@@ -41,6 +41,7 @@ def test_each_edition_has_its_own_file_and_only_the_instructors_have_solutions()
 
 
 def test_the_print_script_and_style_ship_with_the_package():
-    declared = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["booktools"]
+    settings = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = settings["package-data"]["booktools.publish"]
     assert sorted(declared) == ["print/*.css", "print/*.js"]
     assert (pdf.PRINT_DIR / "prepare.js").is_file() and (pdf.PRINT_DIR / "print.css").is_file()

@@ -40,11 +40,11 @@ INTERNAL = {
 def summary(module: str) -> str:
     """The first line of ``module``'s docstring, read without importing it (a command's imports can be slow).
 
-    >>> summary("booktools.build.report")
-    'The build summary a CI job shows: one row per executed chapter.'
+    >>> summary("booktools.grading.command")
+    'The grade command: grade a folder of handed-in notebooks, or write a chapter\'s Gradescope autograder.'
     """
     source = Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8")
-    return ast.get_docstring(ast.parse(source)).splitlines()[0]
+    return ast.get_docstring(ast.parse(source)).splitlines()[0].replace("``", "")
 
 
 def _listing() -> str:
