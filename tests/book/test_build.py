@@ -25,7 +25,7 @@ def test_build_succeeds_without_warnings(built_book):
 
 def test_every_chapter_executes_once_side_by_side(built_book):
     # The tests build from an empty cache: booktools.build.execution runs every chapter, and myst-nb finds each in the cache.
-    executed = re.findall(r"\[booktools\.execution\] executed (\S+) in", built_book.log)
+    executed = re.findall(r"\[booktools\.build\.execution\] executed (\S+) in", built_book.log)
     assert sorted(executed) == sorted(chapters_with_code())
     assert re.search(r"executing \d+ chapter\(s\), \d+ at a time", built_book.log)
     assert "Executing notebook" not in built_book.log, "myst-nb executed a chapter a second time"

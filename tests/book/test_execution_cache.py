@@ -72,7 +72,7 @@ class SmallBook:
         log = process.stdout + process.stderr
         assert process.returncode == 0, log[-4000:]
         assert "Executing notebook" not in log, "myst-nb executed a chapter itself: the cache did not match"
-        executed = set(re.findall(r"\[booktools\.execution\] executed book/(\w+) in", log))
+        executed = set(re.findall(r"\[booktools\.build\.execution\] executed book/(\w+) in", log))
         pages = {name: (self.root / "_build" / "html" / "book" / f"{name}.html").read_text() for name in "ab"}
         shown = {name: re.search(rf"{name} \d+ \w+[^<]*", page)[0].strip() for name, page in pages.items()}
         return executed, shown

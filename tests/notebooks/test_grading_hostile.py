@@ -286,7 +286,8 @@ def test_hostile_submissions_earn_nothing_and_reach_nothing_and_the_rest_are_gra
     command = [
         sys.executable,
         "-m",
-        "booktools.grading.grade",
+        "booktools",
+        "grade",
         str(folder),
         "--chapter",
         CHAPTER,
