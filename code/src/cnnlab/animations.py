@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .conv import conv_output_size
-from .diagrams import draw_number_grid
+from .diagrams import draw_number_grid, outline_cells
 
 __all__ = ["StepPlayer", "convolution_steps", "padding_steps", "render_frames", "stride_steps"]
 
@@ -261,10 +261,7 @@ def _sliding_steps(title: str, size: int, kernel_size: int, padding: int, stride
         axes[0].set_title(f"{size}x{size} input, padding {padding}, stride {stride}")
         axes[1].set_title(f"{out}x{out} output")
         for ax in axes:
-            ax.set_xticks(np.arange(-0.5, ax.get_xlim()[1], 1), minor=True)
-            ax.set_yticks(np.arange(-0.5, ax.get_ylim()[0], 1), minor=True)
-            ax.grid(which="minor", color="0.55", linewidth=0.5)
-            ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+            outline_cells(ax)
         return fig
 
     def caption(index: int, row: int, col: int) -> str:
