@@ -10,8 +10,10 @@ from booktools.book import Book
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Optimisation steps of each training run when the tests run a chapter's notebook (CNNLAB_TRAINING_STEPS): the
-# book build trains in full, and what those tests check does not depend on how long the network trained.
+# Optimisation steps of each training run when the tests build the book or run a chapter's notebook
+# (CNNLAB_TRAINING_STEPS). What they check (every cell runs, every self-check passes, the pages, the PDFs, the
+# reproducible outputs) does not depend on how long the network trained; the README's build command, and the book
+# workflow that publishes the site, train in full.
 SHORT_TRAINING = 50
 
 # The front matter that makes a Markdown file a MyST notebook, for the small chapters the tests write.
