@@ -14,8 +14,8 @@ solutions in its blanks, in that environment:
   first notebook of the run only: the others find ``cnnlab`` installed, and
   pip resolves its requirements once, not once per chapter (4 s each);
 * every cell runs, and every self-check passes with the message the site shows
-  (training runs for fewer steps, ``CNNLAB_TRAINING_STEPS``, as under the
-  grader: the build has run it in full);
+  (training runs for fewer steps, ``CNNLAB_TRAINING_STEPS``, as in the tests'
+  book build and under the grader);
 * every cell tagged ``nbval-check-output`` in the chapter prints what it
   printed in the book build: nbval compares them, so a result that is not
   reproducible fails here.
