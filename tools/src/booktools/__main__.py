@@ -18,18 +18,19 @@ from booktools.cli import COMMAND
 
 __all__ = ["COMMANDS", "main", "summary"]
 
-# Each command, the room it belongs to and the module whose main(argv) runs it.
+# Each command, the room it is listed under and the module whose main(argv) runs it (the student notebooks'
+# generator is shared, and listed with the build, which writes them).
 COMMANDS = {
     "notebooks": ("build", "booktools.notebooks"),
     "report": ("build", "booktools.build.report"),
     "pdf": ("publish", "booktools.publish.pdf"),
     "release": ("publish", "booktools.publish.release"),
     "colab-watch": ("publish", "booktools.publish.colab_watch"),
-    "autograder": ("grade", "booktools.grading.autograder"),
-    "grade": ("grade", "booktools.grading.command"),
-    "gradescope": ("grade", "booktools.grading.gradescope"),
+    "autograder": ("grading", "booktools.grading.autograder"),
+    "grade": ("grading", "booktools.grading.command"),
+    "gradescope": ("grading", "booktools.grading.gradescope"),
 }
-ROOMS = {"build": "build the book", "publish": "publish it", "grade": "grade its exercises"}
+ROOMS = {"build": "build the book", "publish": "publish it", "grading": "grade its exercises"}
 # What the tools run themselves, listed so that nothing that runs is hidden.
 INTERNAL = {
     "booktools.grading.judge": "judges a submission's exported answers, in the grader's sandbox",

@@ -52,7 +52,7 @@ def message(name: str, run: bool) -> str:
     if run and name in COMMANDS:
         command = f"python -m booktools {COMMANDS[name]}"
         return f"python -m booktools.{name} is now {command} (python -m booktools --help lists every command)."
-    new = f"booktools.{MOVED[name]}.{name}" if name in MOVED else f"booktools {COMMANDS[name]}"
+    new = f"booktools.{MOVED[name]}.{name}"
     if run:
         return f"python -m booktools.{name} is now python -m {new}."
     return f"booktools.{name} moved to {new}: import it from there."
